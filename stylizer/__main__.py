@@ -1,0 +1,5 @@
+import sys
+
+from stylizer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Frame readers (videos, image folders, single images) and writers."""
