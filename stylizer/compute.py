@@ -1,0 +1,87 @@
+"""The one backend-specific piece: a compiled call returning the loss, its gradient and the loss parts.
+
+TensorFlow is the default (a ``tf.function`` with one GradientTape: the network runs once per evaluation,
+forward and backward, and the graph is traced once per image size). With ``KERAS_BACKEND=jax`` the same
+objective is compiled with ``jax.jit(jax.value_and_grad)``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import keras
+import numpy as np
+
+from stylizer.losses import Objective
+
+# (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1)) -> (loss, grad, parts)
+ValueAndGrad = Callable[..., tuple]
+
+
+def configure_device(device: str) -> str:
+    """Apply --device before the backend initialises; return a short description of what runs."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if device == "cpu":
+            tf.config.set_visible_devices([], "GPU")
+        gpus = tf.config.list_physical_devices("GPU") if device != "cpu" else []
+        if device == "gpu" and not gpus:
+            from stylizer.errors import UsageError
+
+            raise UsageError("--device gpu: TensorFlow sees no GPU on this machine")
+        for gpu in gpus:
+            # Allocate as needed so a failed large size can report the size that fits instead of crashing.
+            tf.config.experimental.set_memory_growth(gpu, True)
+        return f"tensorflow on {'GPU' if gpus else f'CPU ({os.cpu_count()} threads)'}"
+    if backend == "jax":
+        import jax
+
+        if device == "cpu":
+            jax.config.update("jax_platforms", "cpu")
+        return f"jax on {jax.devices()[0].platform.upper()}"
+    return backend
+
+
+def make_value_and_grad(objective: Objective, jit_compile: bool = False) -> ValueAndGrad:
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow(objective, jit_compile)
+    if backend == "jax":
+        return _jax(objective)
+    raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
+
+
+def _tensorflow(objective: Objective, jit_compile: bool) -> ValueAndGrad:
+    import tensorflow as tf
+
+    # XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md), so it is opt-in.
+    @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+    def step(image, content_target, temporal_target, temporal_mask):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            loss, parts = objective(image, content_target, temporal_target, temporal_mask)
+        return loss, tape.gradient(loss, image), parts
+
+    def call(image, content_target, temporal_target, temporal_mask):
+        loss, grad, parts = step(image, content_target, temporal_target, temporal_mask)
+        return loss.numpy(), grad.numpy(), parts.numpy()
+
+    return call
+
+
+def _jax(objective: Objective) -> ValueAndGrad:
+    import jax
+
+    def value(image, content_target, temporal_target, temporal_mask):
+        return objective(image, content_target, temporal_target, temporal_mask)
+
+    step = jax.jit(jax.value_and_grad(value, has_aux=True))
+
+    def call(image, content_target, temporal_target, temporal_mask):
+        (loss, parts), grad = step(image, content_target, temporal_target, temporal_mask)
+        return np.asarray(loss), np.asarray(grad), np.asarray(parts)
+
+    return call

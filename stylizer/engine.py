@@ -1,0 +1,140 @@
+"""One stylizer per run: weights, the truncated network, style targets (once per run) and the per-image step."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from stylizer import compute, features, losses, weights
+from stylizer.errors import InputError
+from stylizer.optimize import FrameTargets, Result, lbfgs
+from stylizer.settings import Settings
+
+MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
+
+
+def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    """(h, w) with the longest side at ``size``; small images are not enlarged (that only costs time)."""
+    scale = min(1.0, size / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area averaging when shrinking (no aliasing), Lanczos when enlarging (sharp, few halos)."""
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = height * width < image.shape[0] * image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+
+
+def check_size(height: int, width: int, what: str) -> None:
+    if min(height, width) < MIN_SIDE:
+        raise InputError(f"{what} is too small ({width}x{height}): at least {MIN_SIDE} px on each side is needed")
+
+
+def preserve_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer (Gatys et al. 2016): the result's luminance with the content's chroma."""
+    y = cv2.cvtColor(np.clip(stylized, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
+    ycc = cv2.cvtColor(content.astype(np.uint8), cv2.COLOR_RGB2YCrCb)
+    ycc[..., 0] = y[..., 0]
+    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB).astype(np.float32)
+
+
+@dataclass
+class Styles:
+    images: list[np.ndarray]  # RGB uint8 as loaded
+    blend: list[float]
+    digest: str  # hash of the pixels and blend weights, for resume
+
+
+def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
+    from stylizer.io.readers import load_image
+
+    if blend and len(blend) != len(paths):
+        raise InputError(f"--style-weights has {len(blend)} values for {len(paths)} style images")
+    images = []
+    digest = hashlib.sha256()
+    for path in paths:
+        image = load_image(path).rgb
+        check_size(*image.shape[:2], f"style image {path}")
+        images.append(image)
+        digest.update(image.tobytes())
+    weights_ = list(blend) if blend else [1.0] * len(paths)
+    digest.update(repr(weights_).encode())
+    return Styles(images, weights_, digest.hexdigest()[:16])
+
+
+class Stylizer:
+    """Holds everything that is fixed for a run; ``stylize`` optimises one image."""
+
+    def __init__(self, settings: Settings, styles: Styles, params: dict | None = None, log=None):
+        self.settings = settings
+        params = params if params is not None else weights.load_weights(settings.weights, **({"log": log} if log else {}))
+        policy = "mixed_bfloat16" if settings.precision == "bfloat16" else "float32"
+        self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
+        self.styles = styles
+        self._grams: dict[tuple[int, int], dict] = {}
+        self._objectives: dict[tuple[int, int], compute.ValueAndGrad] = {}
+
+    def _style_side(self, shape: tuple[int, int]) -> int:
+        return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
+
+    def value_and_grad(self, shape: tuple[int, int]) -> compute.ValueAndGrad:
+        """Compiled loss+gradient for images whose longest side matches ``shape``'s; built once and reused."""
+        side = self._style_side(shape)
+        if side not in self._objectives:
+            style_images = []
+            for image in self.styles.images:
+                h, w = working_shape(*image.shape[:2], side)
+                style_images.append(resize(image, h, w).astype(np.float32))
+            grams = losses.style_grams(self.extractor, style_images, self.styles.blend, self.settings.style_layers)
+            s = self.settings
+            objective = losses.Objective(
+                self.extractor, s.content_layer, grams,
+                losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
+            )
+            self._objectives[side] = compute.make_value_and_grad(objective)
+        return self._objectives[side]
+
+    def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
+        init = self.settings.init if init is None else init
+        if isinstance(init, np.ndarray):
+            return resize(init.astype(np.float32), *content.shape[:2])
+        if init == "content":
+            return content.astype(np.float32)
+        if init == "noise":
+            rng = np.random.default_rng(self.settings.seed)
+            return rng.uniform(0, 255, content.shape).astype(np.float32)
+        from stylizer.io.readers import load_image
+
+        return resize(load_image(init).rgb.astype(np.float32), *content.shape[:2])
+
+    def stylize(
+        self,
+        content: np.ndarray,
+        iterations: int,
+        init: str | np.ndarray | None = None,
+        temporal: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+        progress=None,
+    ) -> Result:
+        """Optimise one image already at working size (H, W, 3, values in [0, 255])."""
+        check_size(*content.shape[:2], "the working image")
+        content = content.astype(np.float32)
+        vg = self.value_and_grad(content.shape[:2])
+        target = losses.content_target(self.extractor, content, self.settings.content_layer)
+        targets = FrameTargets(target, temporal, mask)
+        x0 = self.initial_image(content, init)
+        s = self.settings
+        return lbfgs(vg, x0, targets, iterations, s.tolerance, s.patience, progress=progress)
+
+    def finish(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
+        """Working-size result -> uint8 at the original size, with the content's colours if asked."""
+        h, w = original.shape[:2]
+        out = resize(result, h, w)
+        if self.settings.preserve_colors:
+            out = preserve_colors(out, original)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)

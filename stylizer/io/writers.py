@@ -1,0 +1,219 @@
+"""Writers that never leave a truncated file behind: images and videos go to a temporary name first."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import secrets
+import subprocess
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from stylizer.errors import OutputError
+from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, probe_input, stop_process
+
+log = logging.getLogger(__name__)
+
+_ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+_MP4_FAMILY = frozenset({".mp4", ".mov", ".m4v"})
+
+# RGB frames become BT.709 limited-range YUV and are tagged so: players then convert them back with
+# the same matrix instead of guessing (untagged HD video is often shown with BT.601 and shifted colours).
+_YUV_FILTER = "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"
+_YUV_TAGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
+
+
+# --------------------------------------------------------------------------------------------- files
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write data to path so that readers see either the old file or the complete new one."""
+    path = Path(path)
+    with _atomic_target(path) as tmp:
+        # 0o666 lets the umask decide the mode, as a plain open() would (mkstemp would force 0o600).
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())   # the data must be on disk before the rename makes it visible
+
+
+@contextmanager
+def _atomic_target(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; it replaces `path` on success and is removed on any failure.
+
+    OSErrors (disk full, permission denied ...) become one-line OutputErrors naming `path`.
+    """
+    tmp = _temp_name(path, "partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)   # already gone after a successful replace
+
+
+def _temp_name(path: Path, tag: str) -> Path:
+    # Same folder (os.replace must not cross file systems), hidden (folder listings skip it), and the
+    # real suffix last so that ffmpeg picks the container from it.
+    return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.{tag}{path.suffix}")
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+# --------------------------------------------------------------------------------------------- images
+
+def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
+               format: str | None = None, quality: int = 95) -> None:
+    """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise."""
+    path = Path(path)
+    fmt = _image_format(path, format)
+    image = _to_pil(rgb, alpha if fmt in _ALPHA_FORMATS else None)
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format=fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
+    except (KeyError, ValueError, OSError) as exc:
+        raise OutputError(f"cannot write {path}: {fmt} encoding failed ({exc})") from None
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _image_format(path: Path, format: str | None) -> str:
+    """Pillow's format name from an explicit name ("jpg", "PNG") or else from the file suffix."""
+    extensions = Image.registered_extensions()   # ".jpg" -> "JPEG", ".tif" -> "TIFF", ...
+    if format:
+        return extensions.get("." + format.lower(), format.upper())
+    if path.suffix.lower() not in extensions:
+        raise OutputError(f"cannot write {path}: unknown image format {path.suffix!r}")
+    return extensions[path.suffix.lower()]
+
+
+def _to_pil(rgb: np.ndarray, alpha: np.ndarray | None) -> Image.Image:
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 uint8 image, got shape {rgb.shape} dtype {rgb.dtype}")
+    if alpha is None:
+        return Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    if alpha.dtype != np.uint8 or alpha.shape != rgb.shape[:2]:
+        raise ValueError(f"expected an HxW uint8 alpha matching {rgb.shape[:2]}, got {alpha.shape} {alpha.dtype}")
+    return Image.fromarray(np.dstack([rgb, alpha]), "RGBA")
+
+
+# --------------------------------------------------------------------------------------------- videos
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """Round down to even dimensions (yuv420p halves both), never below 2."""
+    return max(2, width - width % 2), max(2, height - height % 2)
+
+
+def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, size: tuple[int, int],
+                   audio_from: Path | None = None, crf: int = 18, codec: str = "libx264",
+                   frame_count_hint: int | None = None) -> None:
+    """Encode RGB frames (streamed into one ffmpeg) into out_path at exactly `fps`, one output frame per input.
+
+    `size` is the (even) output (width, height); other-sized frames are resized to it. The audio of
+    `audio_from`, if any, is copied unchanged (re-encoded only if the container refuses the codec) and
+    cut to the video's length, never the other way round. `frame_count_hint` only serves to warn when
+    the frames given turn out to be a different number.
+    """
+    out_path = Path(out_path)
+    if tuple(size) != even_size(*size):
+        raise ValueError(f"video size must be even and at least 2x2, got {size[0]}x{size[1]}")
+    with_audio = audio_from is not None and probe_input(Path(audio_from)).has_audio
+    with _atomic_target(out_path) as tmp:
+        if not with_audio:
+            written = _encode(frames, tmp, fps, size, crf, codec, out_path)
+        else:
+            # Audio is added in a second, stream-copying pass: only then is the video length known, and a
+            # refused audio copy can be retried without the (single-use) frames.
+            video_only = _temp_name(out_path, "video")
+            try:
+                written = _encode(frames, video_only, fps, size, crf, codec, out_path)
+                failure = _add_audio(video_only, Path(audio_from), tmp, float(written / fps))
+                if failure:
+                    # Hours of stylised frames are worth more than the soundtrack: keep the video, say what was lost.
+                    log.warning("%s: written without audio, muxing the audio of %s failed: %s",
+                                out_path, audio_from, failure)
+                    os.replace(video_only, tmp)
+            finally:
+                with contextlib.suppress(OSError):
+                    video_only.unlink(missing_ok=True)
+    if frame_count_hint is not None and written != frame_count_hint:
+        log.warning("%s: wrote %d frames, %d were expected", out_path, written, frame_count_hint)
+
+
+def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, size: tuple[int, int],
+            crf: int, codec: str, out_path: Path) -> int:
+    """Pipe the frames into ffmpeg; return how many were written. Failures name out_path, not the temp file."""
+    width, height = size
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-v", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+        "-r", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0",
+        "-an", "-vf", _YUV_FILTER, "-c:v", codec, "-crf", str(crf), *_YUV_TAGS,
+        *_container_flags(target), ffmpeg_input(target),
+    ]
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stderr = StderrTail(proc.stderr)
+    written = 0
+    try:
+        for frame in frames:
+            proc.stdin.write(_fit(frame, size, written))
+            written += 1
+        proc.stdin.close()
+        returncode = proc.wait()
+    except BrokenPipeError:   # ffmpeg quit early; its stderr says why
+        returncode = proc.wait()
+    finally:
+        stop_process(proc)
+        with contextlib.suppress(OSError):
+            proc.stdin.close()   # after a kill, flushing leftovers into the dead pipe fails
+        messages = stderr.join()
+    if returncode != 0:
+        raise OutputError(f"cannot write {out_path}: ffmpeg failed: {last_line(messages)}")
+    if written == 0:
+        raise OutputError(f"cannot write {out_path}: no frames to encode")
+    return written
+
+
+def _fit(frame: np.ndarray, size: tuple[int, int], index: int) -> np.ndarray:
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame {index}: expected HxWx3 uint8, got shape {frame.shape} dtype {frame.dtype}")
+    width, height = size
+    if frame.shape[:2] != (height, width):
+        shrinking = frame.shape[0] >= height and frame.shape[1] >= width
+        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+    return np.ascontiguousarray(frame)
+
+
+def _add_audio(video: Path, audio_source: Path, target: Path, duration: float) -> str | None:
+    """Mux video + the source's first audio stream (cut to `duration`) into target; the failure if any."""
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
+        "-i", ffmpeg_input(video),
+        "-t", f"{duration:.6f}", "-i", ffmpeg_input(audio_source),   # input option: trims the audio only
+        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+    ]
+    # Copy keeps the sound untouched; when the container refuses that codec (e.g. pcm_u8 in MP4), no -c:a
+    # lets ffmpeg re-encode to the container's default (AAC for MP4/MOV, Opus for WebM).
+    for audio_codec in (("-c:a", "copy"), ()):
+        result = subprocess.run([*command, *audio_codec, *_container_flags(target), ffmpeg_input(target)],
+                                stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+        if result.returncode == 0:
+            return None
+    return last_line(result.stderr)
+
+
+def _container_flags(target: Path) -> list[str]:
+    # faststart moves the index to the front so the file plays while still downloading.
+    return ["-movflags", "+faststart"] if target.suffix.lower() in _MP4_FAMILY else []

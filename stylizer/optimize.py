@@ -1,0 +1,135 @@
+"""The L-BFGS loop: scipy's L-BFGS-B drives one compiled value-and-gradient call per evaluation.
+
+float32 inside the network, float64 only at the scipy boundary; the pixel range [0, 255] is enforced by
+L-BFGS-B's bounds instead of clipping afterwards (clipping would move the image off the optimiser's path).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, minimize
+
+from stylizer.compute import ValueAndGrad
+from stylizer.errors import NumericalError
+from stylizer.losses import PART_NAMES
+
+
+@dataclass
+class FrameTargets:
+    """What changes from frame to frame: the content features and, for warm frames, the temporal term."""
+
+    content: np.ndarray  # features of the content image at the content layer, (1, h, w, c)
+    temporal: np.ndarray | None = None  # warped previous result, (H, W, 3) in [0, 255]
+    mask: np.ndarray | None = None  # reliability of `temporal`, (H, W) in [0, 1]
+
+    def arrays(self, shape: tuple[int, int, int]):
+        h, w, _ = shape
+        if self.temporal is None:
+            # A zero mask switches the temporal term off without changing the compiled graph.
+            return self.content, np.zeros((1, h, w, 3), np.float32), np.zeros((1, h, w, 1), np.float32)
+        mask = np.ones((h, w), np.float32) if self.mask is None else self.mask
+        return (self.content, self.temporal[None].astype(np.float32),
+                mask[None, :, :, None].astype(np.float32))
+
+
+@dataclass
+class Result:
+    image: np.ndarray  # (H, W, 3) float32 in [0, 255]
+    loss: float
+    parts: dict[str, float]
+    iterations: int
+    evaluations: int
+    stop: str  # why it stopped: "budget", "converged", "stalled" (scipy gave up and restarts did not help)
+    history: list[float] = field(default_factory=list)
+
+
+class _Converged(Exception):
+    pass
+
+
+def lbfgs(
+    value_and_grad: ValueAndGrad,
+    x0: np.ndarray,
+    targets: FrameTargets,
+    iterations: int,
+    tolerance: float = 1e-3,
+    patience: int = 5,
+    progress=None,
+    max_restarts: int = 2,
+) -> Result:
+    """Minimise from ``x0`` for at most ``iterations`` L-BFGS iterations.
+
+    Stops early when the loss improved by less than ``tolerance`` (relative) over the last ``patience``
+    iterations. When L-BFGS-B itself gives up early (a failed line search, or a warm start so close to a
+    minimum of the previous frame that its first steps look converged, a known failure of other tools), it
+    is restarted from the current image with a fresh memory, at most ``max_restarts`` times.
+    """
+    shape = x0.shape
+    args = targets.arrays(shape)
+    evaluations = 0
+    last_parts = np.zeros(len(PART_NAMES), np.float32)
+
+    def fun(x64: np.ndarray):
+        nonlocal evaluations, last_parts
+        image = x64.astype(np.float32).reshape((1, *shape))
+        loss, grad, parts = value_and_grad(image, *args)
+        evaluations += 1
+        if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
+            raise NumericalError("the loss or its gradient became NaN or infinite")
+        last_parts = parts
+        return float(loss), grad.astype(np.float64).ravel()
+
+    history: list[float] = []
+    x = np.clip(x0, 0, 255).astype(np.float64).ravel()
+    best_x, best_loss = x, np.inf
+
+    def callback(intermediate_result):
+        nonlocal best_x, best_loss
+        history.append(float(intermediate_result.fun))
+        if intermediate_result.fun < best_loss:
+            best_x, best_loss = intermediate_result.x.copy(), float(intermediate_result.fun)
+        if progress is not None:
+            progress.update(1)
+            progress.set_postfix(loss=f"{intermediate_result.fun:.4g}", refresh=False)
+        if len(history) > patience:
+            before = history[-1 - patience]
+            if before - history[-1] < tolerance * abs(before):
+                raise _Converged
+
+    stop = "budget"
+    restarts = 0
+    bounds = Bounds(0.0, 255.0)
+    while len(history) < iterations:
+        done_before = len(history)
+        try:
+            res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
+                           options={"maxiter": iterations - done_before, "maxcor": 10, "ftol": 0.0, "gtol": 0.0})
+        except _Converged:
+            stop = "converged"
+            break
+        if res.fun < best_loss:
+            best_x, best_loss = res.x.copy(), float(res.fun)
+        if len(history) >= iterations:
+            break
+        # scipy stopped before the budget: restart with fresh curvature memory unless that stopped helping.
+        made_progress = len(history) > done_before
+        if restarts >= max_restarts or not made_progress and restarts > 0:
+            stop = "stalled"
+            break
+        restarts += 1
+        x = best_x
+    if not np.isfinite(best_loss):  # not a single iteration finished: report the start
+        best_loss, _ = fun(best_x)
+    else:
+        fun(best_x)  # refresh the parts for the image returned (one extra evaluation per frame)
+    return Result(
+        image=best_x.reshape(shape).astype(np.float32),
+        loss=best_loss,
+        parts=dict(zip(PART_NAMES, map(float, last_parts))),
+        iterations=len(history),
+        evaluations=evaluations,
+        stop=stop,
+        history=history,
+    )

@@ -1,0 +1,124 @@
+"""Every option of a run in one frozen dataclass, presets, and a stable hash for resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+Init = str  # "content", "noise", or a path to an image
+Temporal = Literal["flow", "warm", "none"]
+Precision = Literal["float32", "bfloat16"]
+
+ALL_LAYERS = (
+    "block1_conv1", "block1_conv2",
+    "block2_conv1", "block2_conv2",
+    "block3_conv1", "block3_conv2", "block3_conv3",
+    "block4_conv1", "block4_conv2", "block4_conv3",
+    "block5_conv1", "block5_conv2", "block5_conv3",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Options that shape the result (hashed for resume) and options that only shape the run."""
+
+    # --- what changes the pixels (part of the resume hash) ---
+    size: int = 512  # longest side of the working image
+    iterations: int = 100  # L-BFGS iterations for a cold image (folder image, single image)
+    first_iterations: int | None = None  # first frame of a run of video frames; defaults to `iterations`
+    warm_iterations: int = 40  # later frames of a video, warm-started from the previous result
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1.0
+    temporal_weight: float = 50.0
+    style_scale: float = 1.0  # style image's longest side relative to `size`
+    style_weights: tuple[float, ...] = ()  # blend weights, one per style image; empty = equal
+    content_layer: str = "block4_conv2"
+    style_layers: tuple[str, ...] = (
+        "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1",
+    )
+    init: Init = "content"
+    seed: int = 0
+    preserve_colors: bool = False
+    temporal: Temporal = "flow"
+    precision: Precision = "float32"
+    tolerance: float = 1e-3  # stop once the loss improves less than this fraction over `patience` iterations
+    patience: int = 5
+    every: int = 1  # keep every Nth video frame (fps divided accordingly)
+    start: int = 0  # first video frame to process
+    max_frames: int | None = None
+    crf: int = 18
+    codec: str = "libx264"
+    format: str | None = None  # output image format for folders; None keeps each input's format
+
+    # --- what only changes how the run goes (not hashed) ---
+    device: str = "auto"
+    quiet: bool = False
+    recursive: bool = False
+    keep_frames: bool = False
+    force: bool = False
+    debug: bool = False
+    weights: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    HASHED = (
+        "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
+        "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
+        "init", "seed", "preserve_colors", "temporal", "precision", "tolerance", "patience", "every",
+        "start", "max_frames", "crf", "codec", "format",
+    )
+
+    @property
+    def cold_iterations(self) -> int:
+        return self.first_iterations if self.first_iterations is not None else self.iterations
+
+    @property
+    def layers_in_use(self) -> tuple[str, ...]:
+        return tuple(sorted({self.content_layer, *self.style_layers}, key=ALL_LAYERS.index))
+
+    def validate(self) -> None:
+        from stylizer.errors import UsageError
+
+        for name in (self.content_layer, *self.style_layers):
+            if name not in ALL_LAYERS:
+                raise UsageError(f"unknown VGG16 layer '{name}' (choose from {', '.join(ALL_LAYERS)})")
+        if not self.style_layers:
+            raise UsageError("at least one style layer is needed")
+        if self.size < 32:
+            raise UsageError(f"--size {self.size} is too small: use at least 32")
+        if self.iterations < 1 or self.warm_iterations < 1 or self.cold_iterations < 1:
+            raise UsageError("iteration counts must be at least 1")
+        if self.every < 1:
+            raise UsageError("--every must be at least 1")
+        if self.start < 0:
+            raise UsageError("--start must be at least 0")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise UsageError("--max-frames must be at least 1")
+        if self.style_scale <= 0:
+            raise UsageError("--style-scale must be positive")
+        for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+        if any(w < 0 for w in self.style_weights) or (self.style_weights and sum(self.style_weights) <= 0):
+            raise UsageError("--style-weights must be non-negative and not all zero")
+
+    def pixel_hash(self, *extra: str) -> str:
+        """Hash of every setting that changes the output pixels, plus extra strings (style and weight hashes)."""
+        payload = {name: getattr(self, name) for name in self.HASHED}
+        blob = json.dumps(payload, sort_keys=True, default=list) + "\0" + "\0".join(extra)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, dict] = {
+    # Few minutes for the samples on 2 CPU cores: small working size, short budgets.
+    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20},
+    "default": {},
+    # Slower, for final renders.
+    "quality": {"size": 768, "iterations": 300, "warm_iterations": 100},
+}

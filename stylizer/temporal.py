@@ -1,0 +1,176 @@
+"""Temporal consistency for video style transfer (Ruder et al. 2016, "Artistic style transfer for videos").
+
+Images are numpy HxWx3 RGB arrays with values in [0, 255] (uint8 or float32); flows are HxWx2 float32
+arrays in pixels, (dx, dy). A flow `f` computed by `compute_flow(src, dst)` satisfies
+src(x) ≈ dst(x + f(x)), so `warp(dst, f)` brings `dst` onto the pixel grid of `src`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+FlowMethod = Literal["dis", "farneback"]
+DisPreset = Literal["ultrafast", "fast", "medium"]
+
+_DIS_PRESETS: dict[str, int] = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+DEFAULT_DIS_PRESET: DisPreset = "medium"
+
+# DIS instances hold scratch buffers and are not safe to share between threads, but creating one per
+# call costs allocations on every frame: keep one per thread and preset.
+_local = threading.local()
+
+
+def _dis(preset: DisPreset) -> cv2.DISOpticalFlow:
+    cache: dict[str, cv2.DISOpticalFlow] = _local.__dict__.setdefault("dis", {})
+    if preset not in cache:
+        cache[preset] = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
+    return cache[preset]
+
+
+def _to_u8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _to_gray_u8(image: np.ndarray) -> np.ndarray:
+    """Both flow algorithms in OpenCV take 8-bit single-channel images."""
+    image = _to_u8(image)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def compute_flow(
+    src: np.ndarray,
+    dst: np.ndarray,
+    method: FlowMethod = "dis",
+    *,
+    dis_preset: DisPreset = DEFAULT_DIS_PRESET,
+) -> np.ndarray:
+    """Optical flow `f` (HxWx2 float32, pixels) with src(x) ≈ dst(x + f(x)), computed on grayscale.
+
+    Inputs are RGB (or grayscale) images, uint8 or float in [0, 255], of the same size.
+    """
+    if src.shape[:2] != dst.shape[:2]:
+        raise ValueError(f"flow needs frames of one size, got {src.shape[:2]} and {dst.shape[:2]}")
+    a, b = _to_gray_u8(src), _to_gray_u8(dst)
+    if method == "dis":
+        # No initial flow is passed: DIS would otherwise refine whatever the output buffer holds.
+        flow = _dis(dis_preset).calc(a, b, None)
+    elif method == "farneback":
+        # OpenCV's reference settings, with one more pyramid level so that the fast pans of
+        # hand-held clips (10+ px per frame at 360 px) stay within reach.
+        flow = cv2.calcOpticalFlowFarneback(
+            a, b, None, pyr_scale=0.5, levels=4, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2, flags=0
+        )
+    else:
+        raise ValueError(f"unknown flow method {method!r}")
+    return flow.astype(np.float32, copy=False)
+
+
+def _sample_grid(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Absolute sampling positions x + flow(x), as the two float32 maps cv2.remap takes."""
+    h, w = flow.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    return xs + flow[..., 0], ys + flow[..., 1]
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """result(x) = image(x + flow(x)), bilinear; HxW or HxWxC in, float32 of the same shape out."""
+    map_x, map_y = _sample_grid(flow)
+    out = cv2.remap(
+        image.astype(np.float32, copy=False), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    # cv2.remap drops a trailing channel axis of size 1.
+    return out.reshape(image.shape)
+
+
+def reliability_mask(flow_bw: np.ndarray, flow_fw: np.ndarray) -> np.ndarray:
+    """Ruder et al. consistency check for frame k: float32 HxW, 1 = the warped previous frame can be trusted.
+
+    flow_bw = compute_flow(frame_k, frame_{k-1}) and flow_fw = compute_flow(frame_{k-1}, frame_k).
+    """
+    h, w = flow_bw.shape[:2]
+    map_x, map_y = _sample_grid(flow_bw)
+    # Pixels that come from outside the previous frame have nothing to be warped from.
+    inside = (map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1)
+    fw_back = warp(flow_fw, flow_bw)
+    # Forward then backward should return to the start; where it does not, the pixel was occluded.
+    fw_sq = np.sum(fw_back**2, axis=2)
+    round_trip = np.sum((flow_bw + fw_back) ** 2, axis=2)
+    occluded = round_trip > 0.01 * (np.sum(flow_bw**2, axis=2) + fw_sq) + 0.5
+    # Flow is unreliable at motion boundaries; like Ruder's consistencyChecker, the gradient is taken
+    # of the backward flow (central differences) and compared with the magnitude of the forward one.
+    du_dy, du_dx = np.gradient(flow_bw[..., 0])
+    dv_dy, dv_dx = np.gradient(flow_bw[..., 1])
+    boundary = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2 > 0.01 * fw_sq + 0.002
+    return (inside & ~occluded & ~boundary).astype(np.float32)
+
+
+@dataclass
+class FlowPair:
+    """Flows between two consecutive frames, seen from the later one (`cur`)."""
+
+    flow_bw: np.ndarray  # cur -> prev: warp(prev_thing, flow_bw) lands on cur's grid
+    flow_fw: np.ndarray  # prev -> cur
+    mask: np.ndarray  # reliability of flow_bw on cur's grid, 1 = reliable
+
+
+def flow_between(prev: np.ndarray, cur: np.ndarray, method: FlowMethod = "dis") -> FlowPair:
+    flow_bw = compute_flow(cur, prev, method)
+    flow_fw = compute_flow(prev, cur, method)
+    return FlowPair(flow_bw, flow_fw, reliability_mask(flow_bw, flow_fw))
+
+
+# Scene cuts are judged on small frames: cheaper, and the cues below do not need detail.
+_CUT_WIDTH = 128
+# Each cue is divided by the level that separates cuts from continuous motion (see scene_cut_score).
+_CUT_HIST_LEVEL = 0.3
+_CUT_RESIDUAL_LEVEL = 0.08
+SCENE_CUT_THRESHOLD = 1.0
+
+
+def _cut_view(image: np.ndarray) -> np.ndarray:
+    image = _to_u8(image)
+    h, w = image.shape[:2]
+    if w <= _CUT_WIDTH:
+        return image
+    return cv2.resize(image, (_CUT_WIDTH, max(1, round(h * _CUT_WIDTH / w))), interpolation=cv2.INTER_AREA)
+
+
+def _hue_saturation_hist(rgb: np.ndarray) -> np.ndarray:
+    """Hue-saturation histogram: leaves brightness out, so exposure changes and flashes do not look like cuts."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [30, 32], [0, 180, 0, 256])
+    return cv2.normalize(hist, hist, 1, 0, cv2.NORM_L1)
+
+
+def scene_cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
+    """How much `cur` looks like a new shot after `prev` (consecutive input frames); > 1 means both cues agree.
+
+    Colour histograms alone move little under camera motion but also little between two shots of similar
+    colours; the residual after flow compensation stays small under motion but rises with occlusions and
+    blur. A hard cut has to show both, so the score is the smaller of the two, each divided by its level.
+    Levels sit between what was measured (at 128 px wide) on samples/city.mp4 (consecutive frames and
+    frames 3 apart) plus the sample photos shifted by up to 27 px, and on pairs of different sample photos:
+    hue-saturation Bhattacharyya distance <= 0.16 without a cut, >= 0.56 across one; mean absolute grey
+    residual (0-1) <= 0.044 without a cut, >= 0.136 across one.
+    """
+    a, b = _cut_view(prev), _cut_view(cur)
+    hist = cv2.compareHist(_hue_saturation_hist(a), _hue_saturation_hist(b), cv2.HISTCMP_BHATTACHARYYA)
+    gray_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    gray_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    residual = float(np.mean(np.abs(gray_b - warp(gray_a, compute_flow(gray_b, gray_a))))) / 255
+    return min(hist / _CUT_HIST_LEVEL, residual / _CUT_RESIDUAL_LEVEL)
+
+
+def is_scene_cut(prev: np.ndarray, cur: np.ndarray, threshold: float = SCENE_CUT_THRESHOLD) -> bool:
+    return scene_cut_score(prev, cur) > threshold
