@@ -13,14 +13,20 @@ from typing import Callable
 import keras
 import numpy as np
 
+from stylizer.console import native_stderr_silenced
 from stylizer.losses import Objective
 
 # (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1)) -> (loss, grad, parts)
 ValueAndGrad = Callable[..., tuple]
 
 
-def configure_device(device: str) -> str:
+def configure_device(device: str, debug: bool = False) -> str:
     """Apply --device before the backend initialises; return a short description of what runs."""
+    with native_stderr_silenced(not debug):
+        return _configure_device(device)
+
+
+def _configure_device(device: str) -> str:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

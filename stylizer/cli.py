@@ -1,0 +1,174 @@
+"""Command line: parses arguments into a Settings and hands over to the pipeline. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from stylizer.settings import PRESETS
+
+    p = argparse.ArgumentParser(
+        prog="stylize-video",
+        description="Neural style transfer (Gatys et al.) for a video, a folder of images or one image.",
+        epilog="Exit codes: 0 all done, 1 some items failed (listed in a failures file), 2 usage error, "
+               "130/143 interrupted (re-run the same command to resume).",
+    )
+    p.add_argument("input", nargs="?", type=Path, help="video file, image folder or image")
+    p.add_argument("styles", nargs="*", type=Path, metavar="style", help="one or more style images")
+    p.add_argument("-o", "--output", type=Path, help="output file or folder (default: beside the input)")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="bundle of size and budgets")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--size", type=int, help="longest side of the working image (default 512)")
+    g.add_argument("--iterations", type=int, help="L-BFGS iterations per image / cold frame (default 100)")
+    g.add_argument("--first-iterations", type=int, help="iterations for the first frame of each shot")
+    g.add_argument("--warm-iterations", type=int, help="iterations for warm-started video frames (default 40)")
+    g.add_argument("--content-weight", type=float)
+    g.add_argument("--style-weight", type=float)
+    g.add_argument("--tv-weight", type=float, help="total variation (smoothness) weight")
+    g.add_argument("--temporal-weight", type=float, help="weight of the flow-warped previous frame")
+    g.add_argument("--style-scale", type=float, help="style image size relative to --size")
+    g.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
+    g.add_argument("--content-layer")
+    g.add_argument("--style-layers", nargs="+")
+    g.add_argument("--init", help="content, noise, or an image path")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
+    g.add_argument("--temporal", choices=["flow", "warm", "none"], help="video frame coupling (default flow)")
+    g.add_argument("--precision", choices=["float32", "bfloat16"], help="network precision (default float32)")
+    g.add_argument("--tolerance", type=float, help="stop once the loss improves less than this fraction")
+    v = p.add_argument_group("video")
+    v.add_argument("--start", type=int, help="first input frame")
+    v.add_argument("--end", type=int, help="stop before this input frame")
+    v.add_argument("--max-frames", type=int)
+    v.add_argument("--every", type=int, help="keep every Nth frame (fps divided by N, duration kept)")
+    v.add_argument("--crf", type=int, help="H.264 quality (default 18)")
+    v.add_argument("--codec", help="ffmpeg video encoder (default libx264)")
+    o = p.add_argument_group("output and run")
+    o.add_argument("--format", help="output image format for folders (default: each input's own)")
+    o.add_argument("--recursive", action="store_true", help="include sub-folders, keeping the layout")
+    o.add_argument("--keep-frames", action="store_true", help="keep the work directory of a video")
+    o.add_argument("--force", "--overwrite", action="store_true", dest="force",
+                   help="start over, replacing earlier results")
+    o.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    o.add_argument("--weights", help="VGG16 weights file (.npz, Keras .h5 or .onnx)")
+    o.add_argument("--fetch-weights", action="store_true", help="obtain and verify the weights, then exit")
+    o.add_argument("--evaluate", nargs=2, type=Path, metavar=("INPUT", "OUTPUT"),
+                   help="print the flicker (warping error) of OUTPUT against INPUT, and the per-frame losses "
+                        "when style images are given")
+    o.add_argument("--quiet", action="store_true", help="only the summary and errors")
+    o.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+OPTION_NAMES = (
+    "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
+    "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
+    "precision", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
+)
+
+
+def settings_from_args(args: argparse.Namespace):
+    from stylizer.errors import UsageError
+    from stylizer.settings import PRESETS, Settings
+
+    values = dict(PRESETS[args.preset])
+    values.update({name: getattr(args, name) for name in OPTION_NAMES if getattr(args, name) is not None})
+    if args.style_weights:
+        values["style_weights"] = tuple(args.style_weights)
+    if args.style_layers:
+        values["style_layers"] = tuple(args.style_layers)
+    if args.end is not None:
+        start, every = values.get("start", 0), values.get("every", 1)
+        if args.end <= start:
+            raise UsageError("--end must be after --start")
+        frames = -(-(args.end - start) // every)
+        values["max_frames"] = min(frames, values.get("max_frames") or frames)
+    settings = Settings(**values, device=args.device, quiet=args.quiet, recursive=args.recursive,
+                        keep_frames=args.keep_frames, force=args.force, debug=args.debug, weights=args.weights)
+    settings.validate()
+    return settings
+
+
+def _quiet_backend_logs() -> None:
+    # TensorFlow's C++ start-up chatter (oneDNN notices, CUDA probing) is noise to a user of this tool.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def main(argv: list[str] | None = None) -> int:
+    _quiet_backend_logs()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from stylizer.console import native_stderr_silenced
+
+    with native_stderr_silenced(not args.debug):
+        import stylizer.compute  # noqa: F401  (imports the backend, which prints C++ notices)
+    from stylizer.errors import StylizerError
+    from stylizer.pipeline import Interrupted
+
+    try:
+        return _dispatch(parser, args)
+    except Interrupted as exc:
+        print(f"stylize-video: interrupted ({exc}); finished work is kept: run the same command to resume",
+              file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("stylize-video: interrupted; finished work is kept: run the same command to resume", file=sys.stderr)
+        return 130
+    except StylizerError as exc:
+        if args.debug:
+            raise
+        print(f"stylize-video: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except MemoryError:
+        if args.debug:
+            raise
+        print("stylize-video: error: out of memory; try a smaller --size", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from stylizer.errors import UsageError
+
+    if args.fetch_weights:
+        from stylizer import weights
+
+        weights.load_weights(args.weights)
+        print(f"weights: ready ({weights.cache_dir() / weights.CACHE_NAME} or --weights)")
+        return EXIT_OK
+    if args.evaluate:
+        from stylizer.evaluation import evaluate
+
+        styles = [args.input, *args.styles] if args.input else []
+        evaluate(args.evaluate[0], args.evaluate[1], styles, settings_from_args(args))
+        return EXIT_OK
+    if args.input is None or not args.styles:
+        parser.print_usage(sys.stderr)
+        raise UsageError("give an input (video, folder or image) and at least one style image")
+    for style in args.styles:
+        if not style.exists():
+            raise UsageError(f"style image not found: {style}")
+    settings = settings_from_args(args)
+    from stylizer import compute, pipeline
+
+    backend = compute.configure_device(settings.device, settings.debug)
+    if not settings.quiet:
+        print(f"stylize-video: {args.input} in the style of {', '.join(map(str, args.styles))} ({backend})",
+              file=sys.stderr)
+    report = pipeline.run(settings, args.input, args.styles, args.output)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for source, reason in report.failed:
+        print(f"failed: {reason}" if source in reason else f"failed: {source}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return EXIT_FAILED if report.failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""`stylize-video --evaluate IN OUT [STYLE...]`: flicker of a stylised video and, given styles, its losses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from stylizer import metrics
+from stylizer.settings import Settings
+
+
+def frame_losses(source: Path, output: Path, styles: list[Path], settings: Settings) -> dict[str, float]:
+    """Mean content and style loss of the output frames, with the same loss definitions the optimiser uses."""
+    from stylizer.engine import Stylizer, load_styles, resize, working_shape
+    from stylizer.io.readers import iter_video_frames
+    from stylizer.losses import content_target
+
+    stylizer = Stylizer(settings, load_styles(styles, settings.style_weights))
+    content, style = [], []
+    pairs = zip(iter_video_frames(source), iter_video_frames(output))
+    for (_, frame_in), (_, frame_out) in tqdm(pairs, desc="losses", unit="fr", leave=False):
+        h, w = working_shape(*frame_in.shape[:2], settings.size)
+        x_in = resize(frame_in, h, w).astype(np.float32)
+        x_out = resize(frame_out, h, w).astype(np.float32)
+        vg = stylizer.value_and_grad((h, w))
+        target = content_target(stylizer.extractor, x_in, settings.content_layer)
+        zeros = (np.zeros((1, h, w, 3), np.float32), np.zeros((1, h, w, 1), np.float32))
+        parts = vg(x_out[None], target, *zeros)[2]
+        content.append(float(parts[0]))
+        style.append(float(parts[1]))
+    return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), "frames": len(content)}
+
+
+def evaluate(source: Path, output: Path, styles: list[Path], settings: Settings) -> dict:
+    result = metrics.evaluate_videos(source, output)
+    print(f"frames: {result['frames']}")
+    print(f"E_warp output: {result['ewarp_output']:.6f}")
+    print(f"E_warp input (floor): {result['ewarp_input']:.6f}")
+    if styles:
+        losses = frame_losses(source, output, styles, settings)
+        print(f"mean content loss: {losses['content_loss']:.4f}  mean style loss: {losses['style_loss']:.5f}")
+        result.update(losses)
+    return result

@@ -1,0 +1,107 @@
+"""The work directory of a run: manifest (settings hash), lock, finished frames written atomically.
+
+A finished frame is a file that exists: frames are written under a temporary name and renamed, so a run
+killed at any moment leaves only complete frames behind, and re-running continues after the last one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stylizer.errors import OutputError
+from stylizer.io.readers import load_image
+from stylizer.io.writers import atomic_write_bytes, save_image
+
+MANIFEST = "manifest.json"
+
+
+class WorkDir:
+    def __init__(self, path: Path):
+        self.path = path
+        self.frames = path / "frames"
+        self._lock_file = None
+
+    def open(self, settings_hash: str, source: Path, force: bool) -> int:
+        """Create or reuse the directory; returns how many finished frames are kept for resume.
+
+        Different settings never mix: a manifest with another hash is refused unless ``force``.
+        """
+        try:
+            self.frames.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create work directory {self.path}: {exc.strerror}") from None
+        self.lock()
+        manifest = self.path / MANIFEST
+        if manifest.is_file() and not force:
+            try:
+                previous = json.loads(manifest.read_text())
+            except (OSError, ValueError):
+                previous = {}
+            if previous.get("settings") != settings_hash:
+                raise OutputError(
+                    f"{self.path} holds frames made with other settings: re-run with the same options to resume, "
+                    "or add --force to start over"
+                )
+        elif force:
+            shutil.rmtree(self.frames, ignore_errors=True)
+            self.frames.mkdir(parents=True, exist_ok=True)
+        record = {"settings": settings_hash, "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        atomic_write_bytes(manifest, json.dumps(record, indent=1).encode())
+        return len(self.finished())
+
+    def lock(self) -> None:
+        """One run per output: a second run on the same output refuses instead of interleaving frames."""
+        self._lock_file = open(self.path / "lock", "w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(f"another stylize-video run is writing {self.path.parent} (its lock is held)") from None
+
+    def frame_path(self, index: int) -> Path:
+        return self.frames / f"{index:06d}.png"
+
+    def finished(self) -> set[int]:
+        return {int(p.stem) for p in self.frames.glob("[0-9]*.png") if p.stem.isdigit()}
+
+    def save(self, index: int, rgb: np.ndarray) -> None:
+        save_image(self.frame_path(index), rgb)
+
+    def load(self, index: int) -> np.ndarray:
+        return load_image(self.frame_path(index)).rgb
+
+    def remove(self) -> None:
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def close(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+
+def lock_only(path: Path) -> WorkDir:
+    """A work dir used only for its lock (folder runs keep their state in the output files themselves)."""
+    work = WorkDir(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {path}: {exc.strerror}") from None
+    work.lock()
+    return work
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json(path: Path, data: dict) -> None:
+    atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
