@@ -1,0 +1,28 @@
+import numpy as np
+
+from stylizer import features
+
+
+def test_preprocess_and_deprocess_are_exact_inverses():
+    rgb = np.random.default_rng(0).uniform(0, 255, (1, 4, 5, 3)).astype(np.float32)
+    bgr = np.asarray(features.preprocess(rgb))
+    # caffe mode: channel order flipped, ImageNet mean (BGR) subtracted, no scaling
+    np.testing.assert_allclose(bgr[..., 0], rgb[..., 2] - 103.939, rtol=1e-6, atol=1e-4)
+    np.testing.assert_allclose(features.deprocess(bgr), rgb, atol=1e-4)
+
+
+def test_extractor_stops_at_the_deepest_layer_in_use():
+    params = features.random_params(0)
+    net = features.build_extractor(params, ("block1_conv1", "block3_conv1"))
+    names = [layer.name for layer in net.layers]
+    assert "block3_conv1" in names and "block3_conv2" not in names and "block4_conv1" not in names
+    out = net(np.zeros((1, 32, 40, 3), np.float32))
+    assert set(out) == {"block1_conv1", "block3_conv1"}
+    assert tuple(out["block3_conv1"].shape) == (1, 8, 10, 256)
+
+
+def test_weights_are_loaded_by_layer_name():
+    params = features.random_params(1, "block1_conv2")
+    net = features.build_extractor(params, ("block1_conv2",))
+    kernel, bias = net.get_layer("block1_conv2").get_weights()
+    np.testing.assert_array_equal(kernel, params["block1_conv2"][0])

@@ -1,0 +1,161 @@
+"""Flow, warping, reliability masks, warm starts and scene cuts on real photos moved by known amounts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from stylizer.temporal import (
+    FlowPair,
+    compute_flow,
+    flow_between,
+    is_scene_cut,
+    reliability_mask,
+    warm_start,
+    warp,
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+MARGIN = 10
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    return load_rgb(SAMPLES / "chelsea.jpg")
+
+
+def shifted_pair(
+    image: np.ndarray, dx: float, dy: float, size: tuple[int, int] = (160, 120)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(prev, cur) centre crops of `image`; the content of cur is moved by (dx, dy) px, so new content
+    enters from outside the crop (as with a camera pan) instead of wrapping around."""
+    h, w = image.shape[:2]
+    moved = cv2.warpAffine(image, np.float32([[1, 0, dx], [0, 1, dy]]), (w, h), flags=cv2.INTER_CUBIC)
+    cw, ch = size
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return image[y0 : y0 + ch, x0 : x0 + cw], moved[y0 : y0 + ch, x0 : x0 + cw]
+
+
+def interior(a: np.ndarray) -> np.ndarray:
+    return a[MARGIN:-MARGIN, MARGIN:-MARGIN]
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback"])
+@pytest.mark.parametrize("dx,dy", [(3.0, -2.0), (2.5, 1.25)])
+def test_compute_flow_recovers_known_shift(photo: np.ndarray, method: str, dx: float, dy: float) -> None:
+    prev, cur = shifted_pair(photo, dx, dy)
+    # cur(x) = prev(x - d): the backward flow is -d, the forward flow +d.
+    for src, dst, expected in ((cur, prev, (-dx, -dy)), (prev, cur, (dx, dy))):
+        flow = compute_flow(src, dst, method)
+        assert flow.shape == (*cur.shape[:2], 2) and flow.dtype == np.float32
+        error = np.abs(interior(flow) - np.float32(expected))
+        assert np.median(error) < 0.5 and error.mean() < 0.5
+
+
+def test_compute_flow_takes_float_frames(photo: np.ndarray) -> None:
+    prev, cur = shifted_pair(photo, 3, -2)
+    np.testing.assert_array_equal(
+        compute_flow(cur.astype(np.float32), prev.astype(np.float32)), compute_flow(cur, prev)
+    )
+
+
+def test_compute_flow_rejects_frames_of_different_sizes(photo: np.ndarray) -> None:
+    with pytest.raises(ValueError):
+        compute_flow(photo[:100, :100], photo[:100, :120])
+
+
+def test_warp_samples_at_x_plus_flow() -> None:
+    image = np.arange(6 * 8, dtype=np.float32).reshape(6, 8)
+    flow = np.zeros((6, 8, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 2, 1
+    out = warp(image, flow)
+    np.testing.assert_allclose(out[:5, :6], image[1:, 2:])
+    # Beyond the edge the border pixel is repeated.
+    np.testing.assert_allclose(out[:5, 6:], image[1:, 7:8].repeat(2, axis=1))
+    colour = np.stack([image, 2 * image, 3 * image], axis=2)
+    assert warp(colour, flow).shape == colour.shape
+    assert warp(colour[..., :1], flow).shape == (6, 8, 1)
+
+
+@pytest.mark.parametrize("dx,dy", [(3.0, -2.0), (2.5, 1.25)])
+def test_warp_with_backward_flow_reconstructs_current_frame(photo: np.ndarray, dx: float, dy: float) -> None:
+    prev, cur = shifted_pair(photo, dx, dy)
+    prev = prev.astype(np.float32)
+    exact = np.zeros((*cur.shape[:2], 2), np.float32)
+    exact[..., 0], exact[..., 1] = -dx, -dy
+    # Bilinear warping cannot undo a bicubic sub-pixel shift exactly: compare with the exact flow's error.
+    floor = np.abs(interior(warp(prev, exact)) - interior(cur)).mean()
+    error = np.abs(interior(warp(prev, compute_flow(cur, prev))) - interior(cur)).mean()
+    unaligned = np.abs(interior(prev) - interior(cur)).mean()
+    assert error < floor + 0.5 and error < unaligned / 5
+
+
+def test_reliability_mask_formula_on_handmade_flows() -> None:
+    flow_bw = np.zeros((20, 30, 2), np.float32)
+    flow_bw[..., 0] = -3
+    consistent = -flow_bw
+    mask = reliability_mask(flow_bw, consistent)
+    assert mask.dtype == np.float32 and mask.shape == (20, 30)
+    # Columns 0-2 come from outside the previous frame; the rest is a consistent translation.
+    assert not mask[:, :3].any() and mask[:, 3:].all()
+    assert not reliability_mask(flow_bw, np.zeros_like(flow_bw)).any()  # forward flow disagrees: occluded
+    edge = flow_bw.copy()
+    edge[:, 15:, 0] = -1  # a jump in the flow: motion boundary either side of it
+    assert not reliability_mask(edge, -edge)[:, 14:16].any()
+
+
+def test_reliability_mask_flags_disoccluded_strip(photo: np.ndarray) -> None:
+    prev, cur = shifted_pair(photo, 6, -4)
+    pair = flow_between(prev, cur)
+    assert isinstance(pair, FlowPair)
+    # Content moves right and up: the left columns and bottom rows of cur were outside prev.
+    assert pair.mask[:, :5].mean() < 0.2
+    assert pair.mask[-3:, :].mean() < 0.2
+    assert interior(pair.mask).mean() > 0.9
+
+
+def test_warm_start_follows_motion_and_fills_unreliable_pixels(photo: np.ndarray) -> None:
+    prev, cur = shifted_pair(photo, 6, -4)
+    pair = flow_between(prev, cur)
+    stylized_prev = 255 - prev.astype(np.float32)  # stands in for a stylized frame: anything not the content
+    init = warm_start(stylized_prev, pair, cur)
+    assert init.dtype == np.float32 and init.shape == cur.shape
+    reliable = pair.mask > 0
+    inside = np.zeros_like(reliable)
+    inside[MARGIN:-MARGIN, MARGIN:-MARGIN] = True
+    assert np.abs(init - (255 - cur.astype(np.float32)))[reliable & inside].mean() < 3
+    warped = warp(stylized_prev, pair.flow_bw)
+    np.testing.assert_allclose(init[~reliable], 0.5 * (cur[~reliable] + warped[~reliable]), atol=1e-3)
+
+
+def read_clip(path: Path) -> list[np.ndarray]:
+    frames = imageio_ffmpeg.read_frames(str(path))
+    w, h = next(frames)["size"]
+    return [np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in frames]
+
+
+def test_no_scene_cut_under_fast_camera_motion() -> None:
+    clip = read_clip(SAMPLES / "city.mp4")
+    assert len(clip) == 30
+    assert not any(is_scene_cut(a, b) for a, b in zip(clip, clip[1:]))
+
+
+@pytest.mark.parametrize("dx,dy", [(3, -2), (15, 8)])
+def test_no_scene_cut_on_shifted_photo(photo: np.ndarray, dx: float, dy: float) -> None:
+    assert not is_scene_cut(*shifted_pair(photo, dx, dy, size=(320, 240)))
+
+
+@pytest.mark.parametrize("other", ["photos/coffee.jpg", "photos/astronaut.jpg", "photos/rocket.jpg"])
+def test_scene_cut_between_different_photos(photo: np.ndarray, other: str) -> None:
+    second = load_rgb(SAMPLES / other)
+    first = cv2.resize(photo, second.shape[1::-1], interpolation=cv2.INTER_AREA)
+    assert is_scene_cut(first, second)
+    assert is_scene_cut(second, first)
