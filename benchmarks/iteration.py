@@ -74,7 +74,7 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
     from stylizer.optimize import FrameTargets, lbfgs
     from stylizer.settings import Settings
 
-    settings = Settings(size=size, precision=precision)
+    settings = Settings(size=size, precision=precision, optimizer="scipy")
     stylizer = engine.Stylizer(settings, engine.load_styles([ROOT / "samples/starry_night.jpg"], ()))
     photo = load_image(ROOT / "samples/chelsea.jpg").rgb
     # A square working image at exactly `size` px, so the figures mean the same across runs.

@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--cold-iterations", type=int, default=100)
     ap.add_argument("--part", choices=["modes", "warm", "both"], default="both")
     args = ap.parse_args()
-    settings = Settings(size=args.size, iterations=args.cold_iterations)
+    settings = Settings(size=args.size, iterations=args.cold_iterations, optimizer="scipy")
     styles = engine.load_styles([STYLE], ())
     cache: dict = {}
 

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--temporal", choices=["flow", "warm", "none"], help="video frame coupling (default flow)")
     g.add_argument("--precision", choices=["float32", "bfloat16"], help="network precision (default float32)")
     g.add_argument("--tolerance", type=float, help="stop once the loss improves less than this fraction")
+    g.add_argument("--optimizer", choices=["auto", "scipy", "device"],
+                   help="L-BFGS on the host (scipy's L-BFGS-B) or on the device (default: device on a GPU)")
     v = p.add_argument_group("video")
     v.add_argument("--start", type=int, help="first input frame")
     v.add_argument("--end", type=int, help="stop before this input frame")
@@ -69,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 OPTION_NAMES = (
     "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
-    "precision", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
+    "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
 )
 
 

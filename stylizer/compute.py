@@ -51,16 +51,31 @@ def _configure_device(device: str) -> str:
     return backend
 
 
-def make_value_and_grad(objective: Objective, jit_compile: bool = False) -> ValueAndGrad:
+def has_gpu() -> bool:
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _tensorflow(objective, jit_compile)
+        import tensorflow as tf
+
+        return bool(tf.config.list_logical_devices("GPU"))
     if backend == "jax":
-        return _jax(objective)
+        import jax
+
+        return jax.devices()[0].platform == "gpu"
+    return False
+
+
+def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_device: bool = False) -> ValueAndGrad:
+    """Returns numpy arrays for scipy's L-BFGS-B, or with ``on_device`` the backend's own tensors, left on the
+    accelerator for ``lbfgs_device``."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _tensorflow(objective, jit_compile, on_device)
+    if backend == "jax":
+        return _jax(objective, on_device)
     raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
 
 
-def _tensorflow(objective: Objective, jit_compile: bool) -> ValueAndGrad:
+def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> ValueAndGrad:
     import tensorflow as tf
 
     # XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md), so it is opt-in.
@@ -71,6 +86,9 @@ def _tensorflow(objective: Objective, jit_compile: bool) -> ValueAndGrad:
             loss, parts = objective(image, content_target, temporal_target, temporal_mask)
         return loss, tape.gradient(loss, image), parts
 
+    if on_device:
+        return step
+
     def call(image, content_target, temporal_target, temporal_mask):
         loss, grad, parts = step(image, content_target, temporal_target, temporal_mask)
         return loss.numpy(), grad.numpy(), parts.numpy()
@@ -78,7 +96,7 @@ def _tensorflow(objective: Objective, jit_compile: bool) -> ValueAndGrad:
     return call
 
 
-def _jax(objective: Objective) -> ValueAndGrad:
+def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
     import jax
 
     def value(image, content_target, temporal_target, temporal_mask):
@@ -88,6 +106,8 @@ def _jax(objective: Objective) -> ValueAndGrad:
 
     def call(image, content_target, temporal_target, temporal_mask):
         (loss, parts), grad = step(image, content_target, temporal_target, temporal_mask)
+        if on_device:
+            return loss, grad, parts
         return np.asarray(loss), np.asarray(grad), np.asarray(parts)
 
     return call

@@ -10,6 +10,7 @@ import numpy as np
 
 from stylizer import compute, features, losses, weights
 from stylizer.errors import InputError
+from stylizer.lbfgs_device import lbfgs_device
 from stylizer.optimize import FrameTargets, Result, lbfgs
 from stylizer.settings import Settings
 
@@ -76,8 +77,8 @@ class Stylizer:
         policy = "mixed_bfloat16" if settings.precision == "bfloat16" else "float32"
         self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
         self.styles = styles
-        self._grams: dict[tuple[int, int], dict] = {}
-        self._objectives: dict[tuple[int, int], compute.ValueAndGrad] = {}
+        self.on_device = settings.optimizer == "device" or (settings.optimizer == "auto" and compute.has_gpu())
+        self._objectives: dict[int, compute.ValueAndGrad] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
         return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
@@ -96,7 +97,7 @@ class Stylizer:
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
             )
-            self._objectives[side] = compute.make_value_and_grad(objective)
+            self._objectives[side] = compute.make_value_and_grad(objective, on_device=self.on_device)
         return self._objectives[side]
 
     def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
@@ -129,7 +130,8 @@ class Stylizer:
         targets = FrameTargets(target, temporal, mask)
         x0 = self.initial_image(content, init)
         s = self.settings
-        return lbfgs(vg, x0, targets, iterations, s.tolerance, s.patience, progress=progress)
+        optimise = lbfgs_device if self.on_device else lbfgs
+        return optimise(vg, x0, targets, iterations, s.tolerance, s.patience, progress=progress)
 
     def finish(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
         """Working-size result -> uint8 at the original size, with the content's colours if asked."""

@@ -27,7 +27,7 @@ def frame_losses(source: Path, output: Path, styles: list[Path], settings: Setti
         vg = stylizer.value_and_grad((h, w))
         target = content_target(stylizer.extractor, x_in, settings.content_layer)
         zeros = (np.zeros((1, h, w, 3), np.float32), np.zeros((1, h, w, 1), np.float32))
-        parts = vg(x_out[None], target, *zeros)[2]
+        parts = np.asarray(vg(x_out[None], target, *zeros)[2])
         content.append(float(parts[0]))
         style.append(float(parts[1]))
     return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), "frames": len(content)}

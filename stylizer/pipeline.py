@@ -25,7 +25,10 @@ from stylizer.settings import Settings
 from stylizer.workdir import WorkDir, lock_only, read_json, write_json
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM. A BaseException, like KeyboardInterrupt, so that no `except Exception` (an image
+    decoder's, a library's) can turn the signal into a failed item and carry on."""
+
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
@@ -100,6 +103,8 @@ def _optimise(stylizer: Stylizer, progress: Progress, content, iterations, label
 # ----------------------------------------------------------------------------------------------- folders
 
 def default_output(path: Path, kind: str) -> Path:
+    if path.name in ("", ".", ".."):
+        path = path.resolve()  # "." or ".." has no name to derive "<name>_stylized" from
     if kind == "folder":
         return path.with_name(path.name + "_stylized")
     suffix = ".mp4" if kind == "video" else path.suffix
@@ -121,13 +126,17 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
     # A folder keeps its settings hash and lock in out/.stylizer; a single image needs neither: its
     # output either exists (skipped unless --force) or does not.
     work = None
+    digest = settings.pixel_hash(styles.digest)
+    tag = f"stylizer {digest}"  # stored in each output, so that a finished single image is recognised
     if not single:
         state_dir = out / ".stylizer"
         work = lock_only(state_dir)
     try:
+        if single and out.exists() and not settings.force and readers.read_comment(out) != tag:
+            raise OutputError(f"{out} already exists and was not made with these settings: "
+                              "use --force to replace it")
         if work is not None:
             manifest = work.path / "manifest.json"
-            digest = settings.pixel_hash(styles.digest)
             previous = read_json(manifest).get("settings")
             if previous not in (None, digest) and not settings.force:
                 raise OutputError(f"{out} holds results made with other settings: use the same options to "
@@ -154,7 +163,7 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 result = _optimise(stylizer, progress, content, settings.cold_iterations, segment.source.name)
                 rgb = stylizer.finish(result.image, image.rgb)
                 fmt = settings.format or (None if single else image.format)
-                writers.save_image(segment.target, rgb, alpha=image.alpha, format=fmt)
+                writers.save_image(segment.target, rgb, alpha=image.alpha, format=fmt, comment=tag)
             except (InputError, NumericalError) as exc:
                 report.failed.append((str(segment.source), str(exc)))
                 progress.write(f"failed: {exc}")
@@ -235,23 +244,33 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
 
     work = WorkDir(out.parent / f".{out.name}.work")
     digest = settings.pixel_hash(styles.digest, str(plan.frames))
+    tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
+    if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
+        if readers.read_comment(out) != tag:
+            raise OutputError(f"{out} already exists and was not made with these settings: "
+                              "use --force to replace it")
+        report.skipped = plan.frames
+        return report
     kept = work.open(digest, source, settings.force)
+    failed_record = work.path / "failed.json"
     try:
-        finished = work.finished()
+        # Frames that failed last time stand in unstylised: they are tried again.
+        finished = work.finished() - set(read_json(failed_record).get("frames", []))
         progress = Progress(plan.frames, "fr", settings.quiet)
         progress.items.update(len(finished & set(range(plan.frames))))
         report.skipped = len(finished)
         if kept:
             progress.write(f"resuming: {kept} finished frames kept in {work.path}")
-        state = {"stylizer": None}
+        state = {"stylizer": None, "failed": []}
 
         def work_on(segment: Segment) -> None:
             _run_segment(segment, settings, source, work, finished, state, stylizer_factory, progress, report)
 
         LocalExecutor(on_done=lambda _: None).run(plan.segments, work_on)
         progress.close()
+        write_json(failed_record, {"frames": state["failed"]})
         _write_failures(report, out.with_name(out.name + ".failures.txt"))
-        _assemble(settings, source, out, plan, work, report)
+        _assemble(settings, source, out, plan, work, report, tag)
     finally:
         work.close()
     if not settings.keep_frames and not report.failed:
@@ -294,6 +313,7 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             image = result.image
         except NumericalError as exc:
             report.failed.append((f"{source} frame {j}", str(exc)))
+            state["failed"].append(j)
             image = content  # keep the video's length: the unstylised frame stands in, and is listed
             result = None
         work.save(j, stylizer.finish(image, frame))
@@ -305,7 +325,8 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             report.seconds.append(time.time() - started)
 
 
-def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report) -> None:
+def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,
+              tag: str | None = None) -> None:
     missing = sorted(set(range(plan.frames)) - work.finished())
     if missing:
         raise OutputError(f"{len(missing)} frames are missing from {work.path} (first: {missing[0]}); re-run")
@@ -320,7 +341,7 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
     fps = Fraction(info.fps) / settings.every
     frames = (work.load(j) for j in range(plan.frames))
     writers.assemble_video(frames, out, fps, size, audio_from=audio, crf=settings.crf, codec=settings.codec,
-                           frame_count_hint=plan.frames)
+                           frame_count_hint=plan.frames, comment=tag)
 
 
 # -------------------------------------------------------------------------------------------- entry point

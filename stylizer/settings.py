@@ -45,6 +45,7 @@ class Settings:
     preserve_colors: bool = False
     temporal: Temporal = "flow"
     precision: Precision = "float32"
+    optimizer: Literal["auto", "scipy", "device"] = "auto"  # auto: device L-BFGS on a GPU, scipy's on a CPU
     tolerance: float = 1e-3  # stop once the loss improves less than this fraction over `patience` iterations
     patience: int = 5
     every: int = 1  # keep every Nth video frame (fps divided accordingly)
@@ -67,7 +68,7 @@ class Settings:
     HASHED = (
         "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
-        "init", "seed", "preserve_colors", "temporal", "precision", "tolerance", "patience", "every",
+        "init", "seed", "preserve_colors", "temporal", "precision", "optimizer", "tolerance", "patience", "every",
         "start", "max_frames", "crf", "codec", "format",
     )
 

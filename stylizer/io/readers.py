@@ -390,6 +390,24 @@ def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def read_comment(path: Path) -> str | None:
+    """The comment the writers stored in an output (PNG text, JPEG comment, video metadata); None if none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        try:
+            with Image.open(path) as im:
+                comment = im.info.get("comment")
+        except Exception:
+            return None
+        return comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ffmpeg_input(path)],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    match = re.search(r"^ {4}comment\s*: (.*)$", result.stderr, re.MULTILINE)
+    return match[1].strip() if match else None
+
+
 # --------------------------------------------------------------------------------------------- any input
 
 def detect_input_kind(path: Path) -> Literal["image", "folder", "video"]:

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from stylizer.errors import OutputError
 from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, probe_input, stop_process
@@ -76,14 +76,24 @@ def _reason(exc: OSError) -> str:
 # --------------------------------------------------------------------------------------------- images
 
 def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               format: str | None = None, quality: int = 95) -> None:
-    """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise."""
+               format: str | None = None, quality: int = 95, comment: str | None = None) -> None:
+    """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise.
+
+    `comment` is stored where the format has a place for it (PNG text chunk, JPEG comment) and read back
+    by readers.read_comment; other formats drop it.
+    """
     path = Path(path)
     fmt = _image_format(path, format)
     image = _to_pil(rgb, alpha if fmt in _ALPHA_FORMATS else None)
+    options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if comment is not None and fmt == "JPEG":
+        options["comment"] = comment
+    elif comment is not None and fmt == "PNG":
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        options["pnginfo"].add_text("comment", comment)
     buffer = io.BytesIO()
     try:
-        image.save(buffer, format=fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
+        image.save(buffer, format=fmt, **options)
     except (KeyError, ValueError, OSError) as exc:
         raise OutputError(f"cannot write {path}: {fmt} encoding failed ({exc})") from None
     atomic_write_bytes(path, buffer.getvalue())
@@ -118,28 +128,29 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 
 def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, size: tuple[int, int],
                    audio_from: Path | None = None, crf: int = 18, codec: str = "libx264",
-                   frame_count_hint: int | None = None) -> None:
+                   frame_count_hint: int | None = None, comment: str | None = None) -> None:
     """Encode RGB frames (streamed into one ffmpeg) into out_path at exactly `fps`, one output frame per input.
 
     `size` is the (even) output (width, height); other-sized frames are resized to it. The audio of
     `audio_from`, if any, is copied unchanged (re-encoded only if the container refuses the codec) and
     cut to the video's length, never the other way round. `frame_count_hint` only serves to warn when
-    the frames given turn out to be a different number.
+    the frames given turn out to be a different number. `comment` goes into the container's metadata.
     """
     out_path = Path(out_path)
     if tuple(size) != even_size(*size):
         raise ValueError(f"video size must be even and at least 2x2, got {size[0]}x{size[1]}")
     with_audio = audio_from is not None and probe_input(Path(audio_from)).has_audio
+    metadata = ["-metadata", f"comment={comment}"] if comment is not None else []
     with _atomic_target(out_path) as tmp:
         if not with_audio:
-            written = _encode(frames, tmp, fps, size, crf, codec, out_path)
+            written = _encode(frames, tmp, fps, size, crf, codec, out_path, metadata)
         else:
             # Audio is added in a second, stream-copying pass: only then is the video length known, and a
             # refused audio copy can be retried without the (single-use) frames.
             video_only = _temp_name(out_path, "video")
             try:
-                written = _encode(frames, video_only, fps, size, crf, codec, out_path)
-                failure = _add_audio(video_only, Path(audio_from), tmp, float(written / fps))
+                written = _encode(frames, video_only, fps, size, crf, codec, out_path, metadata)
+                failure = _add_audio(video_only, Path(audio_from), tmp, float(written / fps), metadata)
                 if failure:
                     # Hours of stylised frames are worth more than the soundtrack: keep the video, say what was lost.
                     log.warning("%s: written without audio, muxing the audio of %s failed: %s",
@@ -153,14 +164,14 @@ def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, 
 
 
 def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, size: tuple[int, int],
-            crf: int, codec: str, out_path: Path) -> int:
+            crf: int, codec: str, out_path: Path, metadata: list[str] = ()) -> int:
     """Pipe the frames into ffmpeg; return how many were written. Failures name out_path, not the temp file."""
     width, height = size
     command = [
         ffmpeg_exe(), "-hide_banner", "-v", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
         "-r", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0",
-        "-an", "-vf", _YUV_FILTER, "-c:v", codec, "-crf", str(crf), *_YUV_TAGS,
+        "-an", "-vf", _YUV_FILTER, "-c:v", codec, "-crf", str(crf), *_YUV_TAGS, *metadata,
         *_container_flags(target), ffmpeg_input(target),
     ]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -196,13 +207,14 @@ def _fit(frame: np.ndarray, size: tuple[int, int], index: int) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def _add_audio(video: Path, audio_source: Path, target: Path, duration: float) -> str | None:
+def _add_audio(video: Path, audio_source: Path, target: Path, duration: float,
+               metadata: list[str] = ()) -> str | None:
     """Mux video + the source's first audio stream (cut to `duration`) into target; the failure if any."""
     command = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
         "-i", ffmpeg_input(video),
         "-t", f"{duration:.6f}", "-i", ffmpeg_input(audio_source),   # input option: trims the audio only
-        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *metadata,
     ]
     # Copy keeps the sound untouched; when the container refuses that codec (e.g. pcm_u8 in MP4), no -c:a
     # lets ffmpeg re-encode to the container's default (AAC for MP4/MOV, Opus for WebM).
