@@ -34,18 +34,22 @@ CLIP = ROOT / "samples/city.mp4"
 STYLE = ROOT / "samples/starry_night.jpg"
 
 
-def modes(settings: Settings, stylizer_for, frames: int) -> None:
-    print(f"{'mode':>6} {'E_warp out':>10} {'E_warp in':>9} {'style':>8} {'content':>8} "
+def modes(settings: Settings, stylizer_for, frames: int, temporal_weights: list[float]) -> None:
+    print(f"{'mode':>12} {'E_warp out':>10} {'E_warp in':>9} {'style':>8} {'content':>8} "
           f"{'s first':>8} {'s warm':>7} {'it/frame':>8}")
-    for mode in ("flow", "warm", "none"):
+    runs = [("flow", w) for w in temporal_weights] + [("warm", None), ("none", None)]
+    for mode, weight in runs:
         s = settings.replace(temporal=mode, max_frames=frames, quiet=True)
+        if weight is not None:
+            s = s.replace(temporal_weight=weight)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out.mp4"
             report = pipeline.run(s, CLIP, [STYLE], out, stylizer_factory=lambda: stylizer_for(s))
             flicker = metrics.evaluate_videos(CLIP, out, max_frames=frames)
             lossy = frame_losses(CLIP, out, [STYLE], s)
         first, warm = report.seconds[0], statistics.median(report.seconds[1:])
-        print(f"{mode:>6} {flicker['ewarp_output']:10.5f} {flicker['ewarp_input']:9.5f} {lossy['style_loss']:8.4f} "
+        label = mode if weight is None else f"flow tw={weight:g}"
+        print(f"{label:>12} {flicker['ewarp_output']:10.5f} {flicker['ewarp_input']:9.5f} {lossy['style_loss']:8.4f} "
               f"{lossy['content_loss']:8.4f} {first:8.2f} {warm:7.2f} {np.mean(report.iterations):8.1f}", flush=True)
 
 
@@ -87,22 +91,25 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--cold-iterations", type=int, default=100)
     ap.add_argument("--part", choices=["modes", "warm", "both"], default="both")
+    ap.add_argument("--temporal-weights", type=float, nargs="+", default=[Settings.temporal_weight],
+                    help="flow mode once per temporal weight")
     args = ap.parse_args()
     settings = Settings(size=args.size, iterations=args.cold_iterations, optimizer="scipy")
     styles = engine.load_styles([STYLE], ())
     cache: dict = {}
 
     def stylizer_for(s: Settings) -> engine.Stylizer:
-        # One network per run of this script; the settings (mode, weights) still come from each run.
-        if "net" not in cache:
-            cache["net"] = engine.Stylizer(s, styles)
-        st = cache["net"]
+        # One network per set of loss weights; the other settings (mode, budgets) come from each run.
+        key = (s.temporal_weight, s.style_weight)
+        if key not in cache:
+            cache[key] = engine.Stylizer(s, styles)
+        st = cache[key]
         st.settings = s
         return st
 
     t = time.time()
     if args.part in ("modes", "both"):
-        modes(settings, stylizer_for, args.frames)
+        modes(settings, stylizer_for, args.frames, args.temporal_weights)
     if args.part in ("warm", "both"):
         warm_versus_cold(settings, stylizer_for(settings), args.frames, args.cold_iterations)
     print(f"wall {time.time() - t:.0f} s")
