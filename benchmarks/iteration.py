@@ -68,14 +68,14 @@ def matmul_peak(n: int = 2048, repeat: int = 5) -> dict[str, float]:
     return result
 
 
-def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int) -> dict:
+def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int, xla: bool) -> dict:
     from stylizer import engine, losses
     from stylizer.io.readers import load_image
     from stylizer.optimize import FrameTargets, lbfgs
     from stylizer.settings import Settings
 
     settings = Settings(size=size, precision=precision, optimizer="scipy")
-    stylizer = engine.Stylizer(settings, engine.load_styles([ROOT / "samples/starry_night.jpg"], ()))
+    stylizer = engine.Stylizer(settings, engine.load_styles([ROOT / "samples/starry_night.jpg"], ()), jit_compile=xla)
     photo = load_image(ROOT / "samples/chelsea.jpg").rgb
     # A square working image at exactly `size` px, so the figures mean the same across runs.
     content = engine.resize(photo, size, size).astype(np.float32)
@@ -96,7 +96,7 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
     per_eval = (time.perf_counter() - t) / result.evaluations
     gflop = conv_gflop(size, size, settings.layers_in_use)
     return {
-        "size": size, "precision": precision, "gflop": gflop,
+        "size": size, "precision": precision + ("+xla" if xla else ""), "gflop": gflop,
         "bare_ms": 1000 * statistics.median(bare), "lbfgs_ms": 1000 * per_eval,
         "final_style": result.parts["style"], "final_content": result.parts["content"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -110,11 +110,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--iterations", type=int, default=30, help="L-BFGS iterations (final losses compared)")
+    ap.add_argument("--xla", action="store_true", help="also measure jit_compile=True (XLA) per precision")
     ap.add_argument("--child", type=str, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        size, precision = args.child.split(":")
-        print(json.dumps(measure(int(size), precision, args.warmup, args.repeat, args.iterations)))
+        size, precision, xla = args.child.split(":")
+        print(json.dumps(measure(int(size), precision, args.warmup, args.repeat, args.iterations, xla == "1")))
         return
 
     from stylizer.console import native_stderr_silenced
@@ -124,21 +125,22 @@ def main() -> None:
     print("matmul peak (float32 2048^3): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items() if k != "peak")
           + f" -> peak {peak['peak']:.0f} GFLOP/s")
     precisions = ["float32", "bfloat16"] if args.precision == "both" else [args.precision]
-    print(f"{'size':>5} {'prec':>8} {'GFLOP':>7} {'bare ms':>8} {'lbfgs ms':>9} {'lbfgs/bare':>10} "
+    variants = [(p, x) for p in precisions for x in ([False, True] if args.xla else [False])]
+    print(f"{'size':>5} {'variant':>12} {'GFLOP':>7} {'bare ms':>8} {'lbfgs ms':>9} {'lbfgs/bare':>10} "
           f"{'GFLOP/s':>8} {'of peak':>7} {'style':>8} {'content':>8} {'RSS MB':>7}")
     rows = {}
     for size in args.sizes:
-        for precision in precisions:
-            cmd = [sys.executable, __file__, "--child", f"{size}:{precision}",
+        for precision, xla in variants:
+            cmd = [sys.executable, __file__, "--child", f"{size}:{precision}:{int(xla)}",
                    "--warmup", str(args.warmup), "--repeat", str(args.repeat), "--iterations", str(args.iterations)]
             out = subprocess.run(cmd, capture_output=True, text=True)
             if out.returncode != 0:
-                print(f"{size:5d} {precision:>8} failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+                print(f"{size:5d} {precision:>12} failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            rows[(size, precision)] = r
+            rows[(size, r["precision"])] = r
             gflops = r["gflop"] / (r["bare_ms"] / 1000)
-            print(f"{size:5d} {precision:>8} {r['gflop']:7.1f} {r['bare_ms']:8.1f} {r['lbfgs_ms']:9.1f} "
+            print(f"{size:5d} {r['precision']:>12} {r['gflop']:7.1f} {r['bare_ms']:8.1f} {r['lbfgs_ms']:9.1f} "
                   f"{r['lbfgs_ms'] / r['bare_ms']:10.3f} {gflops:8.1f} {gflops / peak['peak']:7.1%} "
                   f"{r['final_style']:8.4f} {r['final_content']:8.4f} {r['peak_rss_mb']:7.0f}", flush=True)
     for size in args.sizes:

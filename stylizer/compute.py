@@ -14,6 +14,7 @@ import keras
 import numpy as np
 
 from stylizer.console import native_stderr_silenced
+from stylizer.errors import StylizerError
 from stylizer.losses import Objective
 
 # (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1)) -> (loss, grad, parts)
@@ -75,6 +76,11 @@ def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_devi
     raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
 
 
+def _out_of_memory(exc: Exception) -> StylizerError:
+    return StylizerError("out of device memory at this working size: use a smaller --size "
+                         f"({type(exc).__name__})")
+
+
 def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> ValueAndGrad:
     import tensorflow as tf
 
@@ -86,11 +92,13 @@ def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> Val
             loss, parts = objective(image, content_target, temporal_target, temporal_mask)
         return loss, tape.gradient(loss, image), parts
 
-    if on_device:
-        return step
-
     def call(image, content_target, temporal_target, temporal_mask):
-        loss, grad, parts = step(image, content_target, temporal_target, temporal_mask)
+        try:
+            loss, grad, parts = step(image, content_target, temporal_target, temporal_mask)
+        except tf.errors.ResourceExhaustedError as exc:
+            raise _out_of_memory(exc) from None
+        if on_device:
+            return loss, grad, parts
         return loss.numpy(), grad.numpy(), parts.numpy()
 
     return call
@@ -105,7 +113,12 @@ def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
     step = jax.jit(jax.value_and_grad(value, has_aux=True))
 
     def call(image, content_target, temporal_target, temporal_mask):
-        (loss, parts), grad = step(image, content_target, temporal_target, temporal_mask)
+        try:
+            (loss, parts), grad = step(image, content_target, temporal_target, temporal_mask)
+        except Exception as exc:  # jax raises XlaRuntimeError; only RESOURCE_EXHAUSTED is ours to explain
+            if "RESOURCE_EXHAUSTED" in str(exc):
+                raise _out_of_memory(exc) from None
+            raise
         if on_device:
             return loss, grad, parts
         return np.asarray(loss), np.asarray(grad), np.asarray(parts)

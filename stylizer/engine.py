@@ -9,12 +9,17 @@ import cv2
 import numpy as np
 
 from stylizer import compute, features, losses, weights
-from stylizer.errors import InputError
+from stylizer.errors import InputError, UsageError
 from stylizer.lbfgs_device import lbfgs_device
 from stylizer.optimize import FrameTargets, Result, lbfgs
 from stylizer.settings import Settings
 
 MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
+# float32 values kept per input pixel by one evaluation, per layer: the activations saved for the backward
+# pass, their gradients and oneDNN's work buffers. Calibrated on the peak RSS measured by
+# benchmarks/iteration.py (see benchmarks/RESULTS.md), with a margin.
+BYTES_PER_ACTIVATION = 4 * 3.5
+WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -34,6 +39,43 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 def check_size(height: int, width: int, what: str) -> None:
     if min(height, width) < MIN_SIDE:
         raise InputError(f"{what} is too small ({width}x{height}): at least {MIN_SIDE} px on each side is needed")
+
+
+def memory_needed(height: int, width: int, layers: tuple[str, ...]) -> int:
+    """Bytes one evaluation needs at this working size (activations of every layer up to the deepest)."""
+    from stylizer.settings import ALL_LAYERS
+
+    deepest = max(ALL_LAYERS.index(name) for name in layers)
+    values = 3 * height * width
+    for name in ALL_LAYERS[: deepest + 1]:
+        block = int(name[5])
+        values += WIDTHS[block] * (height >> (block - 1)) * (width >> (block - 1))
+    return int(values * BYTES_PER_ACTIVATION)
+
+
+def available_memory() -> int | None:
+    """Memory the host can still give (MemAvailable); None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_memory(height: int, width: int, layers: tuple[str, ...], size: int) -> None:
+    """Stop with the size that fits rather than let the machine run out of memory mid-run."""
+    if compute.has_gpu():
+        return  # device memory is checked by the backend's own out-of-memory error (compute.OutOfMemory)
+    available = available_memory()
+    needed = memory_needed(height, width, layers)
+    if available is None or needed <= available:
+        return
+    fits = int(size * (available / needed) ** 0.5) // 16 * 16
+    raise UsageError(f"--size {size} needs about {needed / 2**30:.1f} GiB of memory but "
+                     f"{available / 2**30:.1f} GiB is available: use --size {fits} or less")
 
 
 def preserve_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
@@ -71,8 +113,10 @@ def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
 class Stylizer:
     """Holds everything that is fixed for a run; ``stylize`` optimises one image."""
 
-    def __init__(self, settings: Settings, styles: Styles, params: dict | None = None, log=None):
+    def __init__(self, settings: Settings, styles: Styles, params: dict | None = None, log=None,
+                 jit_compile: bool = False):
         self.settings = settings
+        self.jit_compile = jit_compile
         params = params if params is not None else weights.load_weights(settings.weights, **({"log": log} if log else {}))
         policy = "mixed_bfloat16" if settings.precision == "bfloat16" else "float32"
         self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
@@ -97,7 +141,7 @@ class Stylizer:
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
             )
-            self._objectives[side] = compute.make_value_and_grad(objective, on_device=self.on_device)
+            self._objectives[side] = compute.make_value_and_grad(objective, self.jit_compile, on_device=self.on_device)
         return self._objectives[side]
 
     def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
@@ -124,6 +168,7 @@ class Stylizer:
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255])."""
         check_size(*content.shape[:2], "the working image")
+        check_memory(*content.shape[:2], self.settings.layers_in_use, self.settings.size)
         content = content.astype(np.float32)
         vg = self.value_and_grad(content.shape[:2])
         target = losses.content_target(self.extractor, content, self.settings.content_layer)

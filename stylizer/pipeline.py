@@ -123,19 +123,21 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
     """Independent images (a folder, or one image): each output written atomically; finished ones skipped."""
     report = Report(out)
     single = root is None
-    # A folder keeps its settings hash and lock in out/.stylizer; a single image needs neither: its
-    # output either exists (skipped unless --force) or does not.
-    work = None
+    # A folder keeps its settings hash and lock in out/.stylizer; a single image only needs a lock, held in
+    # a work dir beside it for the run: its output records the settings (see `tag`).
     digest = settings.pixel_hash(styles.digest)
     tag = f"stylizer {digest}"  # stored in each output, so that a finished single image is recognised
-    if not single:
-        state_dir = out / ".stylizer"
-        work = lock_only(state_dir)
+    work = lock_only(out.parent / f".{out.name}.work" if single else out / ".stylizer")
     try:
+        # Left by a run killed while writing (safe to remove: we hold the lock).
+        if single:
+            writers.remove_stale_temps(out.parent, out)
+        else:
+            writers.remove_stale_temps(out, recursive=True)
         if single and out.exists() and not settings.force and readers.read_comment(out) != tag:
-            raise OutputError(f"{out} already exists and was not made with these settings: "
+            raise OutputError(f"{out} already exists and is not a result of these settings: "
                               "use --force to replace it")
-        if work is not None:
+        if not single:
             manifest = work.path / "manifest.json"
             previous = read_json(manifest).get("settings")
             if previous not in (None, digest) and not settings.force:
@@ -165,6 +167,8 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 fmt = settings.format or (None if single else image.format)
                 writers.save_image(segment.target, rgb, alpha=image.alpha, format=fmt, comment=tag)
             except (InputError, NumericalError) as exc:
+                if single and isinstance(exc, InputError):
+                    raise  # the one input is unusable: a user error, like an unreadable video
                 report.failed.append((str(segment.source), str(exc)))
                 progress.write(f"failed: {exc}")
                 return
@@ -175,7 +179,9 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
         LocalExecutor(on_done=lambda _: progress.items.update(1)).run(segments, work_on)
         progress.close()
     finally:
-        if work is not None:
+        if single:
+            work.remove()
+        else:
             work.close()
     _write_failures(report, out.parent / f"{out.name}.failures.txt" if single else out / "failures.txt")
     return report
@@ -247,28 +253,29 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
     tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
         if readers.read_comment(out) != tag:
-            raise OutputError(f"{out} already exists and was not made with these settings: "
+            raise OutputError(f"{out} already exists and is not a result of these settings: "
                               "use --force to replace it")
         report.skipped = plan.frames
         return report
     kept = work.open(digest, source, settings.force)
-    failed_record = work.path / "failed.json"
+    writers.remove_stale_temps(out.parent, out)  # left by a run killed while encoding or saving a frame
+    writers.remove_stale_temps(work.frames)
     try:
-        # Frames that failed last time stand in unstylised: they are tried again.
-        finished = work.finished() - set(read_json(failed_record).get("frames", []))
+        # Frames that failed (NaN) stand in unstylised; they are listed in the work dir and tried again.
+        failed = set(read_json(work.path / "failed.json").get("frames", []))
+        finished = work.finished() - failed
         progress = Progress(plan.frames, "fr", settings.quiet)
         progress.items.update(len(finished & set(range(plan.frames))))
         report.skipped = len(finished)
         if kept:
             progress.write(f"resuming: {kept} finished frames kept in {work.path}")
-        state = {"stylizer": None, "failed": []}
+        state = {"stylizer": None, "failed": failed}
 
         def work_on(segment: Segment) -> None:
             _run_segment(segment, settings, source, work, finished, state, stylizer_factory, progress, report)
 
         LocalExecutor(on_done=lambda _: None).run(plan.segments, work_on)
         progress.close()
-        write_json(failed_record, {"frames": state["failed"]})
         _write_failures(report, out.with_name(out.name + ".failures.txt"))
         _assemble(settings, source, out, plan, work, report, tag)
     finally:
@@ -313,10 +320,14 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             image = result.image
         except NumericalError as exc:
             report.failed.append((f"{source} frame {j}", str(exc)))
-            state["failed"].append(j)
+            state["failed"].add(j)
+            write_json(work.path / "failed.json", {"frames": sorted(state["failed"])})  # before the frame
             image = content  # keep the video's length: the unstylised frame stands in, and is listed
             result = None
         work.save(j, stylizer.finish(image, frame))
+        if result is not None and j in state["failed"]:
+            state["failed"].discard(j)
+            write_json(work.path / "failed.json", {"frames": sorted(state["failed"])})
         prev_content, prev_result = content, image
         progress.items.update(1)
         if result is not None:
@@ -388,6 +399,9 @@ def _check_output(source: Path, out: Path, kind: str) -> None:
         raise UsageError(f"the output folder {out} contains the input folder")
     if kind != "folder" and dst.is_dir():
         raise UsageError(f"the output {out} is a folder; give a file name")
+    if kind == "video" and out.suffix.lower() not in readers.VIDEO_EXTENSIONS | {".gif"}:
+        # Checked now: ffmpeg would only refuse the name after every frame is done.
+        raise UsageError(f"the output {out} needs a video file extension such as .mp4")
     if kind == "folder" and dst.exists() and not dst.is_dir():
         raise UsageError(f"the output {out} exists and is not a folder")
 

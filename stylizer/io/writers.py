@@ -6,6 +6,7 @@ import contextlib
 import io
 import logging
 import os
+import re
 import secrets
 import subprocess
 from contextlib import contextmanager
@@ -67,6 +68,30 @@ def _temp_name(path: Path, tag: str) -> Path:
     # Same folder (os.replace must not cross file systems), hidden (folder listings skip it), and the
     # real suffix last so that ffmpeg picks the container from it.
     return path.with_name(f".{path.stem}.{secrets.token_hex(4)}.{tag}{path.suffix}")
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.[0-9a-f]{8}\.(partial|video)(?P<suffix>\.[^.]*)?$")
+
+
+def remove_stale_temps(folder: Path, target: Path | None = None, recursive: bool = False) -> int:
+    """Delete the temporary files a killed writer left in folder (of `target` only, if given); returns how many.
+
+    Only call this while holding the lock of the output: a running writer's temporary file looks the same.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in (folder.rglob(".*") if recursive else folder.glob(".*")):
+        match = _TEMP_NAME.match(path.name)
+        if match is None or not path.is_file():
+            continue
+        if target is not None and (match["stem"], match["suffix"] or "") != (target.stem, target.suffix):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+    return removed
 
 
 def _reason(exc: OSError) -> str:

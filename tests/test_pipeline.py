@@ -1,0 +1,403 @@
+"""Video and folder pipeline, end to end through the command line, on real files made with ffmpeg and PIL.
+
+Issue "video and folder pipeline": frame count, fps, duration and audio kept; odd sizes, rotation, --every,
+--start, --max-frames; folders keep names, layout, formats and alpha; resume after SIGKILL, SIGINT and
+SIGTERM; changed settings refused unless --force; one run per output (lock).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import (
+    FAST,
+    assert_user_error,
+    kill,
+    make_image,
+    mtimes,
+    start_cli,
+    video_facts,
+    wait_for,
+)
+from conftest_media import make_video, run_ffmpeg
+from stylizer.io.readers import iter_video_frames, probe_video
+
+
+def skipped_count(stdout: str) -> int:
+    match = re.search(r"skipped (\d+)", stdout)
+    assert match, stdout
+    return int(match[1])
+
+
+def work_frames(out: Path) -> Path:
+    return out.parent / f".{out.name}.work" / "frames"
+
+
+def finished_frames(out: Path) -> list[Path]:
+    return sorted(work_frames(out).glob("[0-9]*.png"))
+
+
+def gray_ramp_video(path: Path, frames: int, fps: int = 25, step: int = 20) -> Path:
+    """Frame n is uniformly gray at level 20 + step*n: which input frame an output frame came from is legible."""
+    run_ffmpeg("-f", "lavfi", "-i", f"color=c=black:s=64x48:r={fps}:d={frames / fps}",
+               "-vf", f"geq=lum='20+{step}*N':cb=128:cr=128", "-frames:v", str(frames),
+               "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- video
+
+@pytest.mark.parametrize("fps", ["25", "30000/1001"])
+def test_video_keeps_frame_count_fps_duration_and_audio(tmp_path: Path, style_image: Path, stylize, fps: str) -> None:
+    clip = make_video(tmp_path / "clip.mp4", 64, 48, fps=fps, seconds=0.32, audio=True)
+    before = video_facts(clip)
+    rc, out, err = stylize(clip, style_image, *FAST)
+    assert rc == 0, err
+    result = tmp_path / "clip.stylized.mp4"  # default: beside the input
+    width, height, rate, count, audio = video_facts(result)
+    assert (width, height) == before[:2]
+    assert rate == before[2] == Fraction(fps)
+    assert count == before[3] >= 8
+    assert audio and before[4]
+    # Same duration, to within one frame (the audio stream may run a few ms past the last frame).
+    assert abs(probe_video(result).duration - probe_video(clip).duration) <= 1 / float(rate) + 1e-3
+    assert f"done {count}" in out
+    assert not work_frames(result).parent.exists(), "the work directory is removed after a complete run"
+
+
+def test_odd_dimensions_give_even_output_and_a_note(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "odd.mp4", 65, 49, seconds=0.2, pix_fmt="yuv444p")
+    rc, _, err = stylize(clip, style_image, *FAST)
+    assert rc == 0, err
+    width, height, _, count, _ = video_facts(tmp_path / "odd.stylized.mp4")
+    assert (width, height) == (64, 48)
+    assert count == 5
+    assert re.search(r"note: .*64x48.*65x49", err), err
+
+
+@pytest.mark.parametrize("rotate", [90])
+def test_rotation_metadata_output_has_the_input_display_size(tmp_path: Path, style_image: Path, stylize,
+                                                             rotate: int) -> None:
+    clip = make_video(tmp_path / "phone.mp4", 64, 48, seconds=0.2, rotate=rotate)
+    shown = probe_video(clip)
+    assert (shown.width, shown.height) == (48, 64)
+    rc, _, err = stylize(clip, style_image, *FAST)
+    assert rc == 0, err
+    result = probe_video(tmp_path / "phone.stylized.mp4")
+    assert (result.width, result.height) == (48, 64)
+    assert result.rotation == 0  # upright pixels, no tag left to turn them a second time
+
+
+def test_every_2_halves_fps_and_keeps_duration(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.32, audio=True)  # 8 frames at 25 fps
+    rc, _, err = stylize(clip, style_image, *FAST, "--every", "2")
+    assert rc == 0, err
+    result = tmp_path / "clip.stylized.mp4"
+    _, _, rate, count, audio = video_facts(result)
+    assert rate == Fraction(25, 2)
+    assert count == 4
+    assert audio
+    assert count / rate == Fraction(8, 25)
+
+
+def test_start_and_max_frames_pick_the_right_frames(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = gray_ramp_video(tmp_path / "ramp.mp4", frames=8)
+    out = tmp_path / "part.mp4"
+    # No style and no temporal coupling: every output frame stays its content frame, whose gray level
+    # says which input frame it was.
+    rc, _, err = stylize(clip, style_image, *FAST, "--style-weight", "0", "--tv-weight", "0",
+                         "--temporal", "none", "--start", "2", "--max-frames", "3", "-o", out)
+    assert rc == 0, err
+    levels = [float(frame.mean()) for _, frame in iter_video_frames(out)]
+    source = [float(frame.mean()) for _, frame in iter_video_frames(clip)]
+    assert len(levels) == 3
+    assert levels == pytest.approx(source[2:5], abs=4)
+    assert video_facts(out)[2] == 25
+
+
+def test_every_and_start_together(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = gray_ramp_video(tmp_path / "ramp.mp4", frames=8)
+    out = tmp_path / "sparse.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "--style-weight", "0", "--tv-weight", "0",
+                         "--temporal", "none", "--start", "1", "--every", "3", "-o", out)
+    assert rc == 0, err
+    levels = [float(frame.mean()) for _, frame in iter_video_frames(out)]
+    source = [float(frame.mean()) for _, frame in iter_video_frames(clip)]
+    assert levels == pytest.approx([source[1], source[4], source[7]], abs=4)
+    assert video_facts(out)[2] == Fraction(25, 3)
+
+
+# ------------------------------------------------------------------------------------------------- folders
+
+def exif_rotated_jpeg(path: Path) -> Path:
+    """A 64x40 JPEG stored sideways with EXIF orientation 6: shown 40 wide and 64 high."""
+    make_image(path, 64, 40)
+    with Image.open(path) as im:
+        exif = im.getexif()
+        exif[0x0112] = 6
+        im.save(path, exif=exif.tobytes())
+    return path
+
+
+def test_folder_keeps_names_layout_formats_alpha_and_exif(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    make_image(photos / "beach.jpg", 64, 48)
+    make_image(photos / "logo.png", 48, 48, mode="RGBA", seed=1)
+    make_image(photos / "trips" / "2019" / "hill.webp", 56, 40, seed=2)
+    exif_rotated_jpeg(photos / "trips" / "sideways.jpg")
+    (photos / "notes.txt").write_text("not an image")
+    (photos / "trips" / "clip.mov").write_bytes(b"\0" * 10)
+
+    rc, out, err = stylize(photos, style_image, *FAST, "--recursive")
+    assert rc == 0, err
+    result = tmp_path / "photos_stylized"
+    written = sorted(p.relative_to(result).as_posix() for p in result.rglob("*")
+                     if p.is_file() and not any(part.startswith(".") for part in p.relative_to(result).parts))
+    assert written == ["beach.jpg", "logo.png", "trips/2019/hill.webp", "trips/sideways.jpg"]
+    for name, fmt in [("beach.jpg", "JPEG"), ("logo.png", "PNG"), ("trips/2019/hill.webp", "WEBP")]:
+        with Image.open(result / name) as im, Image.open(photos / name) as original:
+            assert im.format == fmt
+            assert im.size == original.size
+    with Image.open(result / "logo.png") as im, Image.open(photos / "logo.png") as original:
+        assert im.mode == "RGBA"
+        assert np.array_equal(np.asarray(im)[..., 3], np.asarray(original)[..., 3])
+    with Image.open(result / "trips" / "sideways.jpg") as im:
+        assert im.size == (40, 64)  # EXIF rotation applied
+        assert im.getexif().get(0x0112, 1) == 1  # and not applied a second time by viewers
+    # Non-images are skipped and listed.
+    assert "notes.txt" in err and "clip.mov" in err
+    assert "done 4" in out
+
+
+def test_folder_without_recursive_takes_only_the_top_level(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    make_image(photos / "a.png")
+    make_image(photos / "sub" / "b.png")
+    rc, _, err = stylize(photos, style_image, *FAST)
+    assert rc == 0, err
+    assert (tmp_path / "photos_stylized" / "a.png").is_file()
+    assert not (tmp_path / "photos_stylized" / "sub").exists()
+
+
+def test_broken_images_are_listed_and_every_good_one_written(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    make_image(photos / "good1.jpg")
+    make_image(photos / "good2.png", seed=3)
+    (photos / "empty.jpg").write_bytes(b"")
+    truncated = make_image(photos / "cut.png", 200, 150, seed=4)
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    (photos / "letter.jpg").write_text("Dear reader, this is not a JPEG.\n")
+
+    rc, out, err = stylize(photos, style_image, *FAST)
+    assert rc == 1, err
+    result = tmp_path / "photos_stylized"
+    assert sorted(p.name for p in result.iterdir() if not p.name.startswith(".")) == [
+        "failures.txt", "good1.jpg", "good2.png"]
+    failures = (result / "failures.txt").read_text().splitlines()
+    assert len(failures) == 3
+    reasons = {Path(line.split(":", 1)[0]).name: line for line in failures}
+    assert "empty" in reasons["empty.jpg"]
+    assert "truncated" in reasons["cut.png"] or "corrupt" in reasons["cut.png"]
+    assert "not an image" in reasons["letter.jpg"]
+    assert "failed 3" in out and "done 2" in out
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------- resume
+
+@pytest.mark.slow
+def test_video_resumes_after_sigkill_without_recomputing(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.4, audio=True)  # 10 frames
+    out = tmp_path / "clip.stylized.mp4"
+    proc = start_cli(clip, style_image, *FAST, "--keep-frames")
+    assert wait_for(lambda: len(finished_frames(out)) >= 2, proc)
+    rc, _, _ = kill(proc)
+    assert rc == -signal.SIGKILL, "the run ended before it could be killed: make the clip longer"
+    before = mtimes(work_frames(out))
+    contents = {name: (work_frames(out) / name).read_bytes() for name in before}
+    assert 2 <= len(before) < 10
+    assert not out.exists()
+
+    rc, stdout, err = stylize(clip, style_image, *FAST, "--keep-frames")
+    assert rc == 0, err
+    assert skipped_count(stdout) == len(before)
+    assert f"done {10 - len(before)}," in stdout
+    after = mtimes(work_frames(out))
+    assert len(after) == 10
+    assert {name: after[name] for name in before} == before  # not recomputed, not rewritten
+    assert all((work_frames(out) / name).read_bytes() == data for name, data in contents.items())
+    _, _, _, count, audio = video_facts(out)
+    assert count == 10 and audio
+
+
+@pytest.mark.slow
+def test_folder_resumes_after_sigkill_without_recomputing(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    for i in range(8):
+        make_image(photos / f"img{i}.png", seed=i)
+    result = tmp_path / "photos_stylized"
+    proc = start_cli(photos, style_image, *FAST)
+    assert wait_for(lambda: len(list(result.glob("img*.png"))) >= 2, proc)
+    rc, _, _ = kill(proc)
+    assert rc == -signal.SIGKILL
+    before = mtimes(result, "img*.png")
+    assert 2 <= len(before) < 8
+
+    rc, stdout, err = stylize(photos, style_image, *FAST)
+    assert rc == 0, err
+    assert skipped_count(stdout) == len(before)
+    after = mtimes(result, "img*.png")
+    assert len(after) == 8
+    assert {name: after[name] for name in before} == before
+    assert not [p.name for p in result.iterdir() if ".partial" in p.name]
+
+
+def test_changed_settings_are_refused_unless_force_folder(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    make_image(photos / "a.png")
+    rc, _, err = stylize(photos, style_image, *FAST)
+    assert rc == 0, err
+    first = mtimes(tmp_path / "photos_stylized")
+
+    rc, out, err = stylize(photos, style_image, *FAST)  # same settings: nothing to do
+    assert rc == 0 and skipped_count(out) == 1
+
+    rc, _, err = stylize(photos, style_image, *FAST, "--tv-weight", "5")
+    assert_user_error(rc, err, None, "other settings", "--force")
+    assert mtimes(tmp_path / "photos_stylized") == first
+
+    rc, out, err = stylize(photos, style_image, *FAST, "--tv-weight", "5", "--force")
+    assert rc == 0, err
+    assert "done 1" in out
+    assert mtimes(tmp_path / "photos_stylized") != first
+
+
+def test_changed_settings_are_refused_unless_force_video_work_dir(tmp_path: Path, style_image: Path,
+                                                                  stylize) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.16)  # 4 frames
+    out = tmp_path / "out.mp4"
+    # A run that stopped half-way leaves its work directory: here, one kept on purpose.
+    rc, _, err = stylize(clip, style_image, *FAST, "--keep-frames", "-o", out)
+    assert rc == 0, err
+    (work_frames(out) / "000003.png").unlink()
+    out.unlink()
+
+    rc, _, err = stylize(clip, style_image, *FAST, "--iterations", "4", "-o", out)
+    assert_user_error(rc, err, None, "other settings", "--force")
+    assert len(finished_frames(out)) == 3, "refusing must not touch the finished frames"
+
+    rc, out_text, err = stylize(clip, style_image, *FAST, "--iterations", "4", "--force", "-o", out)
+    assert rc == 0, err
+    assert "done 4" in out_text
+    assert video_facts(out)[3] == 4
+
+
+def test_finished_video_rerun_is_recognised_and_other_settings_refused(tmp_path: Path, style_image: Path,
+                                                                       stylize) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.16)
+    out = tmp_path / "clip.stylized.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST)
+    assert rc == 0, err
+    stamp = out.stat().st_mtime_ns
+
+    rc, stdout, err = stylize(clip, style_image, *FAST)  # the same command again: already finished
+    assert rc == 0, err
+    assert skipped_count(stdout) == 4 and "done 0" in stdout
+    assert out.stat().st_mtime_ns == stamp
+
+    rc, _, err = stylize(clip, style_image, *FAST, "--every", "2")
+    assert_user_error(rc, err, None, "--force")
+    assert out.stat().st_mtime_ns == stamp
+
+    rc, _, err = stylize(clip, style_image, *FAST, "--every", "2", "--force")
+    assert rc == 0, err
+    assert video_facts(out)[3] == 2
+
+
+# ------------------------------------------------------------------------------------------------- signals
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, code, kind", [(signal.SIGINT, 130, "video"), (signal.SIGTERM, 143, "folder")])
+def test_sigint_and_sigterm_stop_cleanly_and_resume(tmp_path: Path, style_image: Path, stylize,
+                                                    sig: int, code: int, kind: str) -> None:
+    if kind == "video":
+        source = make_video(tmp_path / "clip.mp4", seconds=0.4)
+        out = tmp_path / "clip.stylized.mp4"
+        done = lambda: len(finished_frames(out)) >= 1  # noqa: E731
+        total = 10
+    else:
+        source = tmp_path / "photos"
+        for i in range(6):
+            make_image(source / f"p{i}.jpg", seed=i)
+        out = tmp_path / "photos_stylized"
+        done = lambda: len(list(out.glob("p*.jpg"))) >= 1  # noqa: E731
+        total = 6
+    proc = start_cli(source, style_image, *FAST)
+    assert wait_for(done, proc)
+    rc, _, err = kill(proc, sig)
+    assert rc == code, err
+    assert "Traceback" not in err
+    assert "run the same command to resume" in err
+
+    rc, stdout, err = stylize(source, style_image, *FAST)
+    assert rc == 0, err
+    assert skipped_count(stdout) >= 1
+    if kind == "video":
+        assert video_facts(out)[3] == total
+    else:
+        assert len(list(out.glob("p*.jpg"))) == total
+
+
+# ------------------------------------------------------------------------------------------------- lock
+
+@pytest.mark.slow
+def test_second_run_on_the_same_output_is_refused(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.8)  # long enough never to end during the test
+    out = tmp_path / "clip.stylized.mp4"
+    first = start_cli(clip, style_image, *FAST)
+    assert wait_for(lambda: len(finished_frames(out)) >= 1, first)
+
+    rc, _, err = stylize(clip, style_image, *FAST)
+    assert_user_error(rc, err, None, "another stylize-video run")
+    assert first.poll() is None, "the first run goes on"
+    frames = len(finished_frames(out))
+    assert wait_for(lambda: len(finished_frames(out)) > frames, first), "and keeps making frames"
+    rc, _, err = kill(first, signal.SIGTERM)
+    assert rc == 143, err
+
+
+@pytest.mark.slow
+def test_second_folder_run_on_the_same_output_is_refused(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos = tmp_path / "photos"
+    for i in range(12):
+        make_image(photos / f"p{i}.png", seed=i)
+    result = tmp_path / "photos_stylized"
+    first = start_cli(photos, style_image, *FAST)
+    assert wait_for(lambda: len(list(result.glob("p*.png"))) >= 1, first)
+    rc, _, err = stylize(photos, style_image, *FAST)
+    assert_user_error(rc, err, None, "another stylize-video run")
+    rc, _, err = kill(first, signal.SIGTERM)
+    assert rc == 143
+
+
+def test_single_image_run_is_locked_too(tmp_path: Path, style_image: Path, stylize) -> None:
+    import fcntl
+
+    photo = make_image(tmp_path / "photo.png")
+    lock_dir = tmp_path / ".photo.stylized.png.work"
+    lock_dir.mkdir()
+    with open(lock_dir / "lock", "w") as held:  # as another run on the same output holds it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        rc, _, err = stylize(photo, style_image, *FAST)
+        assert_user_error(rc, err, 1, "another stylize-video run")
+    assert not (tmp_path / "photo.stylized.png").exists()
+    rc, _, err = stylize(photo, style_image, *FAST)
+    assert rc == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "photo.stylized.png"]
