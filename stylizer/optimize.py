@@ -69,6 +69,11 @@ def lbfgs(
     shape = x0.shape
     args = targets.arrays(shape)
     evaluations = 0
+    # The losses are means, so each pixel's gradient shrinks as 1/(number of pixels). L-BFGS-B takes its
+    # first step along the raw gradient when every variable is bounded, which at 512 px moves the image by
+    # ~1e-4 grey levels: a change the float32 loss cannot resolve, and the line search gives up at once.
+    # Scaling by the number of values makes the gradient, and that first step, independent of image size.
+    scale = float(np.prod(shape))
     last_parts = np.zeros(len(PART_NAMES), np.float32)
 
     def fun(x64: np.ndarray):
@@ -79,7 +84,7 @@ def lbfgs(
         if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
             raise NumericalError("the loss or its gradient became NaN or infinite")
         last_parts = parts
-        return float(loss), grad.astype(np.float64).ravel()
+        return float(loss) * scale, grad.astype(np.float64).ravel() * scale
 
     history: list[float] = []
     x = np.clip(x0, 0, 255).astype(np.float64).ravel()
@@ -87,12 +92,13 @@ def lbfgs(
 
     def callback(intermediate_result):
         nonlocal best_x, best_loss
-        history.append(float(intermediate_result.fun))
-        if intermediate_result.fun < best_loss:
-            best_x, best_loss = intermediate_result.x.copy(), float(intermediate_result.fun)
+        loss = float(intermediate_result.fun) / scale
+        history.append(loss)
+        if loss < best_loss:
+            best_x, best_loss = intermediate_result.x.copy(), loss
         if progress is not None:
             progress.update(1)
-            progress.set_postfix(loss=f"{intermediate_result.fun:.4g}", refresh=False)
+            progress.set_postfix(loss=f"{loss:.4g}", refresh=False)
         if len(history) > patience:
             before = history[-1 - patience]
             if before - history[-1] < tolerance * abs(before):
@@ -109,8 +115,8 @@ def lbfgs(
         except _Converged:
             stop = "converged"
             break
-        if res.fun < best_loss:
-            best_x, best_loss = res.x.copy(), float(res.fun)
+        if res.fun / scale < best_loss:
+            best_x, best_loss = res.x.copy(), float(res.fun) / scale
         if len(history) >= iterations:
             break
         # scipy stopped before the budget: restart with fresh curvature memory unless that stopped helping.
@@ -121,7 +127,7 @@ def lbfgs(
         restarts += 1
         x = best_x
     if not np.isfinite(best_loss):  # not a single iteration finished: report the start
-        best_loss, _ = fun(best_x)
+        best_loss = fun(best_x)[0] / scale
     else:
         fun(best_x)  # refresh the parts for the image returned (one extra evaluation per frame)
     return Result(

@@ -249,7 +249,9 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         report.notes.append(f"{source}: only {plan.frames} frames decode (the container says {info.frame_count})")
 
     work = WorkDir(out.parent / f".{out.name}.work")
-    digest = settings.pixel_hash(styles.digest, str(plan.frames))
+    # The source's identity is part of the hash: frames of another clip with the same length never mix in.
+    stat = source.stat()
+    digest = settings.pixel_hash(styles.digest, str(plan.frames), str(source.resolve()), str(stat.st_size))
     tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
         if readers.read_comment(out) != tag:

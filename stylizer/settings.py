@@ -103,6 +103,12 @@ class Settings:
         for name in ("content_weight", "style_weight", "tv_weight", "temporal_weight"):
             if getattr(self, name) < 0:
                 raise UsageError(f"--{name.replace('_', '-')} must not be negative")
+        if self.format is not None:
+            from PIL import Image
+
+            known = {ext.lstrip(".") for ext, fmt in Image.registered_extensions().items() if fmt in Image.SAVE}
+            if self.format.lower().lstrip(".") not in known:
+                raise UsageError(f"--format {self.format}: not an image format Pillow can write (e.g. png, jpg, webp)")
         if any(w < 0 for w in self.style_weights) or (self.style_weights and sum(self.style_weights) <= 0):
             raise UsageError("--style-weights must be non-negative and not all zero")
 

@@ -1,0 +1,58 @@
+"""Temporal coupling in the pipeline: scene cuts split the plan; flow mode flickers less on a real clip."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stylizer import engine, metrics, pipeline
+from stylizer.io.readers import load_image
+from stylizer.io.writers import assemble_video
+from stylizer.settings import Settings
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def _shot(photo: Path, frames: int, step: int) -> list[np.ndarray]:
+    """A real photo panned by `step` px per frame: camera motion without a cut."""
+    rgb = load_image(photo).rgb
+    return [np.ascontiguousarray(rgb[20:140, 10 + k * step: 170 + k * step]) for k in range(frames)]
+
+
+def test_a_hard_cut_ends_a_segment(tmp_path):
+    clip = tmp_path / "two_shots.mp4"
+    frames = _shot(SAMPLES / "chelsea.jpg", 5, 3) + _shot(SAMPLES / "photos/coffee.jpg", 4, 2)
+    assemble_video(iter(frames), clip, Fraction(12), (160, 120))
+    plan = pipeline.plan_video(clip, Settings(), quiet=True)
+    assert plan.frames == 9
+    assert plan.cuts == [5]
+    assert [(s.start, s.stop) for s in plan.segments] == [(0, 5), (5, 9)]
+
+
+def test_no_cut_is_found_in_camera_motion():
+    plan = pipeline.plan_video(SAMPLES / "city.mp4", Settings(), quiet=True)
+    assert plan.frames == 30 and plan.cuts == []
+
+
+@pytest.mark.weights
+@pytest.mark.slow
+def test_flow_mode_flickers_less_than_independent_frames(tmp_path):
+    base = Settings(size=128, iterations=40, warm_iterations=20, max_frames=6, quiet=True)
+    styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())
+    net = {}
+
+    def factory(settings):
+        net.setdefault("stylizer", engine.Stylizer(settings, styles))
+        net["stylizer"].settings = settings
+        return lambda: net["stylizer"]
+
+    results = {}
+    for mode in ("flow", "none"):
+        settings = base.replace(temporal=mode)
+        out = tmp_path / f"{mode}.mp4"
+        report = pipeline.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
+                              stylizer_factory=factory(settings))
+        assert report.done == 6 and not report.failed
+        results[mode] = metrics.evaluate_videos(SAMPLES / "city.mp4", out, max_frames=6)["ewarp_output"]
+    assert results["flow"] < 0.7 * results["none"], results
