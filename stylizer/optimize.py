@@ -45,10 +45,6 @@ class Result:
     history: list[float] = field(default_factory=list)
 
 
-class _Converged(Exception):
-    pass
-
-
 def lbfgs(
     value_and_grad: ValueAndGrad,
     x0: np.ndarray,
@@ -74,50 +70,48 @@ def lbfgs(
     # ~1e-4 grey levels: a change the float32 loss cannot resolve, and the line search gives up at once.
     # Scaling by the number of values makes the gradient, and that first step, independent of image size.
     scale = float(np.prod(shape))
-    last_parts = np.zeros(len(PART_NAMES), np.float32)
+    parts_at: dict[float, np.ndarray] = {}  # scaled loss -> its parts, for the point L-BFGS-B returns
 
     def fun(x64: np.ndarray):
-        nonlocal evaluations, last_parts
+        nonlocal evaluations
         image = x64.astype(np.float32).reshape((1, *shape))
         loss, grad, parts = value_and_grad(image, *args)
         evaluations += 1
         if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
             raise NumericalError("the loss or its gradient became NaN or infinite")
-        last_parts = parts
-        return float(loss) * scale, grad.astype(np.float64).ravel() * scale
+        scaled = float(loss) * scale
+        if len(parts_at) > 64:
+            parts_at.clear()
+        parts_at[scaled] = parts
+        return scaled, np.multiply(grad.ravel(), scale, dtype=np.float64)
 
     history: list[float] = []
-    x = np.clip(x0, 0, 255).astype(np.float64).ravel()
-    best_x, best_loss = x, np.inf
+    stop = "budget"
 
     def callback(intermediate_result):
-        nonlocal best_x, best_loss
+        nonlocal stop
         loss = float(intermediate_result.fun) / scale
         history.append(loss)
-        if loss < best_loss:
-            best_x, best_loss = intermediate_result.x.copy(), loss
         if progress is not None:
             progress.update(1)
             progress.set_postfix(loss=f"{loss:.4g}", refresh=False)
         if len(history) > patience:
             before = history[-1 - patience]
-            if before - history[-1] < tolerance * abs(before):
-                raise _Converged
+            if before - loss < tolerance * abs(before):
+                stop = "converged"
+                raise StopIteration  # scipy ends the run and returns the current point
 
-    stop = "budget"
+    # L-BFGS-B only accepts points that lower the loss, so the point it returns is the best one seen.
+    x = np.clip(x0, 0, 255).astype(np.float64).ravel()
+    res = None
     restarts = 0
     bounds = Bounds(0.0, 255.0)
-    while len(history) < iterations:
+    while len(history) < iterations and stop != "converged":
         done_before = len(history)
-        try:
-            res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
-                           options={"maxiter": iterations - done_before, "maxcor": 10, "ftol": 0.0, "gtol": 0.0})
-        except _Converged:
-            stop = "converged"
-            break
-        if res.fun / scale < best_loss:
-            best_x, best_loss = res.x.copy(), float(res.fun) / scale
-        if len(history) >= iterations:
+        res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
+                       options={"maxiter": iterations - done_before, "maxcor": 10, "ftol": 0.0, "gtol": 0.0})
+        x = res.x
+        if len(history) >= iterations or stop == "converged":
             break
         # scipy stopped before the budget: restart with fresh curvature memory unless that stopped helping.
         made_progress = len(history) > done_before
@@ -125,15 +119,15 @@ def lbfgs(
             stop = "stalled"
             break
         restarts += 1
-        x = best_x
-    if not np.isfinite(best_loss):  # not a single iteration finished: report the start
-        best_loss = fun(best_x)[0] / scale
+    if res is None or res.fun not in parts_at:  # no iteration ran: describe the starting point
+        fun(x)
+        scaled = next(reversed(parts_at))
     else:
-        fun(best_x)  # refresh the parts for the image returned (one extra evaluation per frame)
+        scaled = float(res.fun)
     return Result(
-        image=best_x.reshape(shape).astype(np.float32),
-        loss=best_loss,
-        parts=dict(zip(PART_NAMES, map(float, last_parts))),
+        image=x.reshape(shape).astype(np.float32),
+        loss=scaled / scale,
+        parts=dict(zip(PART_NAMES, map(float, parts_at[scaled]))),
         iterations=len(history),
         evaluations=evaluations,
         stop=stop,

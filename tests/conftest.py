@@ -186,3 +186,22 @@ def image_decodes(path: Path) -> bool:
 
 def mtimes(folder: Path, pattern_: str = "*.png") -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in sorted(Path(folder).glob(pattern_))}
+
+
+# ------------------------------------------------------------------------------------- small objective
+
+@pytest.fixture(scope="session")
+def small_objective():
+    """A two-layer random-weight VGG stand-in with a style target: plumbing tests of the optimisers only.
+    Returns (objective, content image (24, 28, 3), FrameTargets)."""
+    from stylizer import features, losses
+    from stylizer.optimize import FrameTargets
+
+    layers = ("block1_conv1", "block2_conv1")
+    rng = np.random.default_rng(0)
+    net = features.build_extractor(features.random_params(0, "block2_conv1"), layers)
+    style = rng.uniform(0, 255, (32, 32, 3)).astype(np.float32)
+    content = rng.uniform(0, 255, (24, 28, 3)).astype(np.float32)
+    grams = losses.style_grams(net, [style], [1.0], layers)
+    objective = losses.Objective(net, "block2_conv1", grams, losses.LossWeights(1.0, 10.0, 1.0, 50.0))
+    return objective, content, FrameTargets(losses.content_target(net, content, "block2_conv1"))

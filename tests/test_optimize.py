@@ -3,24 +3,14 @@
 import numpy as np
 import pytest
 
-from stylizer import compute, features, losses
+from stylizer import compute
 from stylizer.errors import NumericalError
 from stylizer.optimize import FrameTargets, lbfgs
 
-LAYERS = ("block1_conv1", "block2_conv1")
-
-
 @pytest.fixture(scope="module")
-def problem():
-    rng = np.random.default_rng(0)
-    net = features.build_extractor(features.random_params(0, "block2_conv1"), LAYERS)
-    style = rng.uniform(0, 255, (24, 24, 3)).astype(np.float32)
-    content = rng.uniform(0, 255, (16, 20, 3)).astype(np.float32)
-    grams = losses.style_grams(net, [style], [1.0], LAYERS)
-    objective = losses.Objective(net, "block2_conv1", grams, losses.LossWeights(1.0, 10.0, 1.0, 50.0))
-    vg = compute.make_value_and_grad(objective)
-    target = losses.content_target(net, content, "block2_conv1")
-    return vg, content, target
+def problem(small_objective):
+    objective, content, targets = small_objective
+    return compute.make_value_and_grad(objective), content, targets.content
 
 
 def test_gradient_matches_finite_differences(problem):
