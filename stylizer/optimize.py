@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import Bounds, minimize
+from threadpoolctl import threadpool_limits
 
 from stylizer.compute import ValueAndGrad
 from stylizer.errors import NumericalError
@@ -108,8 +109,12 @@ def lbfgs(
     bounds = Bounds(0.0, 255.0)
     while len(history) < iterations and stop != "converged":
         done_before = len(history)
-        res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
-                       options={"maxiter": iterations - done_before, "maxcor": 10, "ftol": 0.0, "gtol": 0.0})
+        # L-BFGS-B's vector operations are tiny next to an evaluation, but OpenBLAS's threads keep spinning
+        # after each of them and take the cores from the network's next evaluation: 1.22x the bare call per
+        # evaluation at 256 px with them, 1.04x with one BLAS thread (benchmarks/RESULTS.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            res = minimize(fun, x, jac=True, method="L-BFGS-B", bounds=bounds, callback=callback,
+                           options={"maxiter": iterations - done_before, "maxcor": 10, "ftol": 0.0, "gtol": 0.0})
         x = res.x
         if len(history) >= iterations or stop == "converged":
             break

@@ -45,3 +45,17 @@ def test_style_loss_falls_tenfold_while_the_subject_stays():
     assert result.parts["content"] < 1.0
     out = stylizer.finish(result.image, photo)
     assert out.shape == photo.shape and out.dtype == np.uint8
+
+
+def test_memory_estimate_grows_with_pixels_and_names_the_size_that_fits(monkeypatch):
+    layers = Settings().layers_in_use
+    small, large = engine.memory_needed(512, 512, layers), engine.memory_needed(1024, 1024, layers)
+    assert 3.9 < large / small < 4.1
+    monkeypatch.setattr(engine, "available_memory", lambda: 2 * small)
+    monkeypatch.setattr(engine.compute, "has_gpu", lambda: False)
+    engine.check_memory(512, 512, layers, 512)  # fits: no error
+    with pytest.raises(engine.UsageError, match=r"--size 2048 needs about .* use --size (\d+) or less") as err:
+        engine.check_memory(2048, 2048, layers, 2048)
+    fits = int(str(err.value).split("use --size ")[1].split()[0])
+    assert 512 <= fits < 2048
+    assert engine.memory_needed(fits, fits, layers) <= 2 * small
