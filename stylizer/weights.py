@@ -138,7 +138,7 @@ def _from_keras(log: Log) -> Params | None:
     if local.is_file():
         log(f"weights: converting Keras' {local}")
         return load_file(local)
-    if os.environ.get("STYLIZER_OFFLINE"):
+    if os.environ.get("STYLIZER_OFFLINE") or not _reachable("storage.googleapis.com"):
         return None
     import keras
 
@@ -148,6 +148,17 @@ def _from_keras(log: Log) -> Params | None:
     except Exception:  # unreachable host or refused download: the registry route follows
         return None
     return load_file(Path(fetched))
+
+
+def _reachable(host: str, timeout: float = 3.0) -> bool:
+    """Keras' download has no time limit; on a network that drops packets it would hang the run."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 def _from_registry(log: Log) -> Params:
