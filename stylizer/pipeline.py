@@ -312,8 +312,9 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             iterations = settings.warm_iterations
             if settings.temporal == "flow":
                 pair = temporal.flow_between(prev_content, content)
-                kwargs = {"init": temporal.warm_start(prev_result, pair, content),
-                          "temporal": temporal.warp(prev_result, pair.flow_bw), "mask": pair.mask}
+                warped = temporal.warp(prev_result, pair.flow_bw)
+                kwargs = {"init": temporal.fill_unreliable(warped, pair.mask, content),
+                          "temporal": warped, "mask": pair.mask}
             else:
                 kwargs = {"init": prev_result}
         label = f"frame {j}"

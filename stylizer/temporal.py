@@ -186,7 +186,11 @@ def warm_start(prev_result: np.ndarray, pair: FlowPair, content: np.ndarray) -> 
     or the unwarped previous result there), and all four met within 0.5 % by 100 steps. The content brings
     the structure the content loss wants; the warped result brings colours close to the style.
     """
-    warped = warp(prev_result, pair.flow_bw)
+    return fill_unreliable(warp(prev_result, pair.flow_bw), pair.mask, content)
+
+
+def fill_unreliable(warped: np.ndarray, mask: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """``warm_start`` for an already warped previous result (the pipeline also needs it as the temporal target)."""
     fill = 0.5 * (content.astype(np.float32) + warped)
-    unreliable = (1.0 - pair.mask)[..., None]
+    unreliable = (1.0 - mask)[..., None]
     return warped + unreliable * (fill - warped)
