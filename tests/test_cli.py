@@ -134,3 +134,10 @@ def test_exit_codes_0_done_1_some_failed(tmp_path: Path, style_image: Path, styl
     rc, out, err = stylize(photos, style_image, *FAST)
     assert rc == 1 and "failed 1" in out
     assert "Traceback" not in err and "b.png" in err
+
+
+def test_webm_output_with_h264_is_refused_before_any_work(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "in.mp4", seconds=0.2)
+    rc, _, err = stylize(clip, style_image, "-o", tmp_path / "out.webm", *FAST)
+    assert_user_error(rc, err, 2, "libvpx-vp9")
+    assert not (tmp_path / ".out.webm.work").exists()
