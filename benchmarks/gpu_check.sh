@@ -4,7 +4,7 @@
 #   echo /.whl/ >> .git/info/exclude; echo /.weights/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl keras namex optree
-#   python3 -m pip download --no-deps -d .whl imageio-ffmpeg   # only if the video benchmark is run too
+#   (imageio-ffmpeg is imported only when a video is read, so the checks below do not need it)
 #   mkdir -p .weights && cp ~/.cache/stylizer/vgg16_imagenet_notop.npz .weights/   # verified on load
 # Run there with carry [".whl", ".weights"]:  bash benchmarks/gpu_check.sh
 set -uo pipefail

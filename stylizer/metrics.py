@@ -11,7 +11,6 @@ from itertools import islice
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 
 from stylizer.errors import InputError
@@ -78,6 +77,8 @@ class WarpErrorMeter:
 
 def _frames(path: Path) -> Iterator[np.ndarray]:
     """RGB uint8 frames of a video, streamed by ffmpeg."""
+    import imageio_ffmpeg  # only videos need it
+
     reader = imageio_ffmpeg.read_frames(str(path))
     try:
         try:

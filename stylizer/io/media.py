@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-import imageio_ffmpeg
-
 from stylizer.errors import InputError
 
 _INPUT_HEADER = re.compile(r"^Input #0, (?P<format>.+), from ")
@@ -26,6 +24,9 @@ _LOG_PREFIX = re.compile(r"^(\[[^\]]*@ ?0x[0-9a-f]+\]\s*)+")   # "[vist#0:0/h264
 
 @functools.cache
 def ffmpeg_exe() -> str:
+    # Imported here: image-only use (and the GPU benchmark machine) needs no ffmpeg binary.
+    import imageio_ffmpeg
+
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
