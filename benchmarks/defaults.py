@@ -13,7 +13,6 @@ Paintings from ../shared/styles are used when present (development only), else s
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +47,8 @@ def main() -> None:
         for weight in args.weights:
             s = Settings(size=args.size, style_weight=weight)
             st = engine.Stylizer(s, styles)
-            vg = st.value_and_grad(content.shape[:2])
             target = losses.content_target(st.extractor, content, s.content_layer)
-            zeros = (np.zeros((1, h, w, 3), np.float32), np.zeros((1, h, w, 1), np.float32))
-            start_style = float(vg(content[None], target, *zeros)[2][1])
+            start_style = st.loss_parts(content, content)["style"]
             result = st.stylize(content, args.iterations)
             feats = losses.content_target(st.extractor, result.image, s.content_layer)
             rel = float(np.linalg.norm(feats - target) / np.linalg.norm(target))

@@ -81,7 +81,7 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
     content = engine.resize(photo, size, size).astype(np.float32)
     vg = stylizer.value_and_grad((size, size))
     target = losses.content_target(stylizer.extractor, content, settings.content_layer)
-    args = (target, np.zeros((1, size, size, 3), np.float32), np.zeros((1, size, size, 1), np.float32))
+    args = FrameTargets(target).arrays(content.shape)
     x = content[None]
     for _ in range(warmup):
         vg(x, *args)

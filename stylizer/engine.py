@@ -178,6 +178,14 @@ class Stylizer:
         optimise = lbfgs_device if self.on_device else lbfgs
         return optimise(vg, x0, targets, iterations, s.tolerance, s.patience, progress=progress)
 
+    def loss_parts(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
+        """Losses of ``image`` against ``content`` (both at working size), as the optimiser defines them;
+        the temporal term is off."""
+        target = losses.content_target(self.extractor, content, self.settings.content_layer)
+        args = FrameTargets(target).arrays(image.shape)
+        parts = self.value_and_grad(image.shape[:2])(image[None].astype(np.float32), *args)[2]
+        return dict(zip(losses.PART_NAMES, map(float, np.asarray(parts))))
+
     def finish(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
         """Working-size result -> uint8 at the original size, with the content's colours if asked."""
         h, w = original.shape[:2]

@@ -15,7 +15,6 @@ def frame_losses(source: Path, output: Path, styles: list[Path], settings: Setti
     """Mean content and style loss of the output frames, with the same loss definitions the optimiser uses."""
     from stylizer.engine import Stylizer, load_styles, resize, working_shape
     from stylizer.io.readers import iter_video_frames
-    from stylizer.losses import content_target
 
     stylizer = Stylizer(settings, load_styles(styles, settings.style_weights))
     content, style = [], []
@@ -24,12 +23,9 @@ def frame_losses(source: Path, output: Path, styles: list[Path], settings: Setti
         h, w = working_shape(*frame_in.shape[:2], settings.size)
         x_in = resize(frame_in, h, w).astype(np.float32)
         x_out = resize(frame_out, h, w).astype(np.float32)
-        vg = stylizer.value_and_grad((h, w))
-        target = content_target(stylizer.extractor, x_in, settings.content_layer)
-        zeros = (np.zeros((1, h, w, 3), np.float32), np.zeros((1, h, w, 1), np.float32))
-        parts = np.asarray(vg(x_out[None], target, *zeros)[2])
-        content.append(float(parts[0]))
-        style.append(float(parts[1]))
+        parts = stylizer.loss_parts(x_out, x_in)
+        content.append(parts["content"])
+        style.append(parts["style"])
     return {"content_loss": float(np.mean(content)), "style_loss": float(np.mean(style)), "frames": len(content)}
 
 

@@ -6,14 +6,13 @@ Frames are HxWx3 RGB with values in [0, 255] (uint8 or float32).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from stylizer.errors import InputError
+from stylizer.io.readers import iter_video_frames
 from stylizer.temporal import FlowMethod, FlowPair, flow_between, warp
 
 
@@ -75,25 +74,6 @@ class WarpErrorMeter:
         return float(np.mean(self._input_errors)) if self._input_errors else float("nan")
 
 
-def _frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB uint8 frames of a video, streamed by ffmpeg."""
-    import imageio_ffmpeg  # only videos need it
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    try:
-        try:
-            meta = next(reader)
-        except OSError as exc:
-            # The exception carries ffmpeg's whole log; its first line is the reason.
-            raise InputError(f"cannot read video {path}: {str(exc).splitlines()[0]}") from exc
-        width, height = meta["size"]
-        for raw in reader:
-            yield np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-    finally:
-        # Stops the ffmpeg process when the caller stops early (max_frames, the other video is shorter).
-        reader.close()
-
-
 def evaluate_videos(input_video: Path, output_video: Path, max_frames: int | None = None) -> dict:
     """E_warp of a stylized video against its input, over the frames both have (at most max_frames).
 
@@ -101,9 +81,11 @@ def evaluate_videos(input_video: Path, output_video: Path, max_frames: int | Non
     size, since the flow is computed there.
     """
     meter = WarpErrorMeter()
-    inputs, outputs = _frames(input_video), _frames(output_video)
+    # The pipeline's own reader: the same constant-rate frame indices, rotation and decode-error handling
+    # as the frames that were stylized.
+    inputs, outputs = iter_video_frames(input_video), iter_video_frames(output_video)
     try:
-        for in_frame, out_frame in islice(zip(inputs, outputs), max_frames):
+        for (_, in_frame), (_, out_frame) in islice(zip(inputs, outputs), max_frames):
             if out_frame.shape != in_frame.shape:
                 out_frame = cv2.resize(out_frame, in_frame.shape[1::-1], interpolation=cv2.INTER_AREA)
             meter.add(in_frame, out_frame)
