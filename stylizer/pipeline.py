@@ -374,9 +374,8 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
     kind = readers.detect_input_kind(input_path)
     out = output or default_output(input_path, kind)
     _check_output(input_path, out, kind)
-    if kind == "video" and out.suffix.lower() == ".webm" and settings.codec in ("libx264", "libx265"):
-        # Checked now: ffmpeg would only refuse the pairing after every frame is done.
-        raise UsageError(f"{out}: WebM cannot hold {settings.codec}; add --codec libvpx-vp9 or use .mp4")
+    if kind == "video":
+        writers.check_encoder(out, settings.codec, settings.crf)
     styles = load_styles(style_paths, settings.style_weights)
     factory = stylizer_factory or (lambda: Stylizer(settings, styles))
     previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -141,3 +141,10 @@ def test_webm_output_with_h264_is_refused_before_any_work(tmp_path: Path, style_
     rc, _, err = stylize(clip, style_image, "-o", tmp_path / "out.webm", *FAST)
     assert_user_error(rc, err, 2, "libvpx-vp9")
     assert not (tmp_path / ".out.webm.work").exists()
+
+
+def test_unknown_codec_is_refused_before_any_work(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "in.mp4", seconds=0.2)
+    rc, _, err = stylize(clip, style_image, "--codec", "no-such-encoder", "-o", tmp_path / "out.mp4", *FAST)
+    assert_user_error(rc, err, 2, "no-such-encoder")
+    assert not (tmp_path / ".out.mp4.work").exists()

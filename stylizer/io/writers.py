@@ -9,6 +9,7 @@ import os
 import re
 import secrets
 import subprocess
+import tempfile
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from stylizer.errors import OutputError
+from stylizer.errors import OutputError, UsageError
 from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, probe_input, stop_process
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,24 @@ def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, 
                     video_only.unlink(missing_ok=True)
     if frame_count_hint is not None and written != frame_count_hint:
         log.warning("%s: wrote %d frames, %d were expected", out_path, written, frame_count_hint)
+
+
+def check_encoder(out_path: Path, codec: str, crf: int) -> None:
+    """Encode two tiny frames exactly as ``assemble_video`` would, into a scratch file of the same kind.
+
+    A codec ffmpeg lacks, or one the container cannot hold (H.264 in WebM), is then refused before hours
+    of frames are computed rather than when the video is assembled at the end.
+    """
+    out_path = Path(out_path)
+    blank = np.zeros((64, 64, 3), np.uint8)
+    with tempfile.TemporaryDirectory(prefix="stylizer-encoder-") as scratch:
+        probe = Path(scratch) / f"probe{out_path.suffix}"
+        try:
+            _encode([blank, blank], probe, Fraction(25), (64, 64), crf, codec, out_path)
+        except OutputError as exc:
+            reason = str(exc).split("ffmpeg failed: ", 1)[-1]
+            raise UsageError(f"ffmpeg cannot write {codec} into {out_path.name} ({reason}); "
+                             "use --codec libx264 with .mp4/.mkv/.mov or --codec libvpx-vp9 with .webm") from None
 
 
 def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, size: tuple[int, int],
