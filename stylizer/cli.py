@@ -27,7 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--size", type=int, help="longest side of the working image (default 512)")
     g.add_argument("--iterations", type=int, help="L-BFGS iterations per image / cold frame (default 100)")
     g.add_argument("--first-iterations", type=int, help="iterations for the first frame of each shot")
-    g.add_argument("--warm-iterations", type=int, help="iterations for warm-started video frames (default 40)")
+    g.add_argument("--warm-iterations", type=int,
+                   help="most iterations for a warm-started video frame (default 40)")
+    g.add_argument("--warm-margin", type=_margin, metavar="FRACTION|off",
+                   help="a warm frame stops once its losses are within this fraction of the shot's first, "
+                        "converged frame (default 0.05); off: always spend --warm-iterations")
+    g.add_argument("--warm-min-iterations", type=int, help="iterations every warm frame runs (default 1)")
+    g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
+                   help="optimise cold frames and images at full size from the first iteration")
     g.add_argument("--content-weight", type=float)
     g.add_argument("--style-weight", type=float)
     g.add_argument("--tv-weight", type=float, help="total variation (smoothness) weight")
@@ -40,10 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int)
     g.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
     g.add_argument("--temporal", choices=["flow", "warm", "none"], help="video frame coupling (default flow)")
-    g.add_argument("--precision", choices=["float32", "bfloat16"], help="network precision (default float32)")
+    g.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
+                   help="network precision (default auto: bfloat16 where the hardware has it, else float32)")
     g.add_argument("--tolerance", type=float, help="stop once the loss improves less than this fraction")
-    g.add_argument("--optimizer", choices=["auto", "scipy", "device"],
-                   help="L-BFGS on the host (scipy's L-BFGS-B) or on the device (default: device on a GPU)")
+    g.add_argument("--optimizer", choices=["auto", "scipy", "lbfgs"],
+                   help="lbfgs: projected L-BFGS on the backend's tensors; scipy: L-BFGS-B on the host "
+                        "(default auto: lbfgs on a CPU, scipy on a GPU)")
     v = p.add_argument_group("video")
     v.add_argument("--start", type=int, help="first input frame")
     v.add_argument("--end", type=int, help="stop before this input frame")
@@ -68,8 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _margin(value: str) -> float | str:
+    if value.lower() == "off":
+        return "off"
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.05, or off (got '{value}')") from None
+
+
 OPTION_NAMES = (
-    "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
+    "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
+    "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
     "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
 )
@@ -81,6 +100,8 @@ def settings_from_args(args: argparse.Namespace):
 
     values = dict(PRESETS[args.preset])
     values.update({name: getattr(args, name) for name in OPTION_NAMES if getattr(args, name) is not None})
+    if values.get("warm_margin") == "off":
+        values["warm_margin"] = None
     if args.style_weights:
         values["style_weights"] = tuple(args.style_weights)
     if args.style_layers:

@@ -76,6 +76,28 @@ def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_devi
     raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
 
 
+def compile_function(fn: Callable) -> Callable:
+    """``fn`` (written with keras.ops) as one compiled call: traced once per input shape."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, reduce_retracing=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def make_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """A compiled forward pass returning float32 numpy features (the per-frame content target): an eager
+    Keras call would dispatch layer by layer, and computing the whole extractor would run layers the
+    target does not need."""
+    forward = compile_function(lambda image: keras.ops.cast(model(image), "float32"))
+    return lambda image: keras.ops.convert_to_numpy(forward(keras.ops.convert_to_tensor(image[None], "float32")))
+
+
 def _out_of_memory(exc: Exception) -> StylizerError:
     return StylizerError("out of device memory at this working size: use a smaller --size "
                          f"({type(exc).__name__})")
@@ -87,7 +109,8 @@ def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> Val
     # XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md), so it is opt-in.
     @tf.function(jit_compile=jit_compile, reduce_retracing=True)
     def step(image, content_target, temporal_target, temporal_mask):
-        with tf.GradientTape() as tape:
+        # Only the image is watched: the network's weights are fixed, so no weight gradient is built.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(image)
             loss, parts = objective(image, content_target, temporal_target, temporal_mask)
         return loss, tape.gradient(loss, image), parts
@@ -124,3 +147,47 @@ def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
         return np.asarray(loss), np.asarray(grad), np.asarray(parts)
 
     return call
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bfloat16() -> bool:
+    """Whether the device the network runs on multiplies bf16 natively: a GPU of compute capability 8.0 or
+    later (tensor cores), or a CPU with AVX512_BF16 or AMX. Elsewhere bf16 is emulated and slower than
+    float32, so it is not worth its rounding."""
+    backend = keras.backend.backend()
+    if has_gpu():
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpu = tf.config.list_physical_devices("GPU")[0]
+            capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
+        else:
+            import jax
+
+            capability = tuple(int(v) for v in str(getattr(jax.devices()[0], "compute_capability", "0.0")).split("."))
+        return tuple(capability) >= (8, 0)
+    return bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    return "bfloat16" if native_bfloat16() else "float32"
+
+
+def resolve_optimizer(requested: str) -> str:
+    """auto: the projected L-BFGS (stylizer.optimize.lbfgs), measured on the CPU; on a GPU scipy's L-BFGS-B
+    stays the default until the projected one has been measured there (benchmarks/gpu_check.sh)."""
+    if requested != "auto":
+        return requested
+    return "scipy" if has_gpu() else "lbfgs"

@@ -6,12 +6,12 @@ import hashlib
 from dataclasses import dataclass
 
 import cv2
+import keras
 import numpy as np
 
 from stylizer import compute, features, losses, weights
 from stylizer.errors import InputError, UsageError
-from stylizer.lbfgs_device import lbfgs_device
-from stylizer.optimize import FrameTargets, Result, lbfgs
+from stylizer.optimize import FrameTargets, Goal, Result, StopRule, lbfgs, lbfgsb_scipy, multiscale
 from stylizer.settings import Settings
 
 MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
@@ -118,10 +118,14 @@ class Stylizer:
         self.settings = settings
         self.jit_compile = jit_compile
         params = params if params is not None else weights.load_weights(settings.weights, **({"log": log} if log else {}))
-        policy = "mixed_bfloat16" if settings.precision == "bfloat16" else "float32"
+        precision = compute.resolve_precision(settings.precision)
+        policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
         self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
+        self._content_features = compute.make_forward(
+            keras.Model(self.extractor.inputs, self.extractor.get_layer(settings.content_layer).output))
         self.styles = styles
-        self.on_device = settings.optimizer == "device" or (settings.optimizer == "auto" and compute.has_gpu())
+        self.optimizer = compute.resolve_optimizer(settings.optimizer)
+        self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
         self._objectives: dict[int, compute.ValueAndGrad] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
@@ -141,7 +145,8 @@ class Stylizer:
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
             )
-            self._objectives[side] = compute.make_value_and_grad(objective, self.jit_compile, on_device=self.on_device)
+            self._objectives[side] = compute.make_value_and_grad(objective, self.jit_compile,
+                                                                 on_device=self.on_device)
         return self._objectives[side]
 
     def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
@@ -157,6 +162,17 @@ class Stylizer:
 
         return resize(load_image(init).rgb.astype(np.float32), *content.shape[:2])
 
+    def content_target(self, content: np.ndarray) -> np.ndarray:
+        return self._content_features(content)
+
+    def goal(self, parts: dict[str, float]) -> Goal | None:
+        """The level warm frames of a shot stop at, from the shot's converged cold frame (None: always spend
+        the warm budget)."""
+        s = self.settings
+        if s.warm_margin is None:
+            return None
+        return Goal.from_parts(parts, (s.content_weight, s.style_weight, s.tv_weight), s.warm_margin)
+
     def stylize(
         self,
         content: np.ndarray,
@@ -165,26 +181,50 @@ class Stylizer:
         temporal: np.ndarray | None = None,
         mask: np.ndarray | None = None,
         progress=None,
+        goal: Goal | None = None,
     ) -> Result:
-        """Optimise one image already at working size (H, W, 3, values in [0, 255])."""
+        """Optimise one image already at working size (H, W, 3, values in [0, 255]).
+
+        A warm start (``init`` an image, or a temporal target) is optimised at full size until ``goal`` or
+        ``iterations``; a cold start goes coarse-to-fine (``optimize.multiscale``)."""
         check_size(*content.shape[:2], "the working image")
         check_memory(*content.shape[:2], self.settings.layers_in_use, self.settings.size)
         content = content.astype(np.float32)
-        vg = self.value_and_grad(content.shape[:2])
-        target = losses.content_target(self.extractor, content, self.settings.content_layer)
-        targets = FrameTargets(target, temporal, mask)
-        x0 = self.initial_image(content, init)
         s = self.settings
-        optimise = lbfgs_device if self.on_device else lbfgs
-        return optimise(vg, x0, targets, iterations, s.tolerance, s.patience, progress=progress)
+        warm = temporal is not None or isinstance(init, np.ndarray)
+        if warm:
+            rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
+            return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress)
+        plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
+        if progress is not None:
+            progress.total = sum(budget for _, budget in plan)
+            progress.refresh()
+        x = None
+        done: list[Result] = []
+        for shape, budget in plan:
+            level_content = resize(content, *shape)
+            x = self.initial_image(level_content, init) if x is None else resize(x, *shape)
+            done.append(self._optimise(level_content, x, None, None, StopRule(budget, s.tolerance, s.patience),
+                                       progress))
+            x = done[-1].image
+        last = done[-1]
+        last.iterations = sum(r.iterations for r in done)
+        last.evaluations = sum(r.evaluations for r in done)
+        last.history = [loss for r in done for loss in r.history]
+        return last
+
+    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress) -> Result:
+        vg = self.value_and_grad(content.shape[:2])
+        targets = FrameTargets(self.content_target(content), temporal, mask)
+        optimise = lbfgs if self.optimizer == "lbfgs" else lbfgsb_scipy
+        return optimise(vg, x0, targets, rule, progress=progress)
 
     def loss_parts(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
         """Losses of ``image`` against ``content`` (both at working size), as the optimiser defines them;
         the temporal term is off."""
-        target = losses.content_target(self.extractor, content, self.settings.content_layer)
-        args = FrameTargets(target).arrays(image.shape)
+        args = FrameTargets(self.content_target(content)).arrays(image.shape)
         parts = self.value_and_grad(image.shape[:2])(image[None].astype(np.float32), *args)[2]
-        return dict(zip(losses.PART_NAMES, map(float, np.asarray(parts))))
+        return dict(zip(losses.PART_NAMES, map(float, keras.ops.convert_to_numpy(parts))))
 
     def finish(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
         """Working-size result -> uint8 at the original size, with the content's colours if asked."""

@@ -32,7 +32,8 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
     The model takes RGB in [0, 255] and returns ``{layer: features}``; preprocessing is part of the graph so
     the optimised variable stays in pixel space, where L-BFGS-B's bounds [0, 255] apply directly.
     ``dtype`` is a Keras dtype policy: "mixed_bfloat16" runs the convolutions in bf16 (AMX, tensor cores)
-    while the layers' weights stay float32.
+    while the layers' weights stay float32. The first convolution stays float32 whatever the policy: its
+    input is the image itself, which bf16 would quantise to 0.5-1 grey level, below what L-BFGS resolves.
     """
     deepest = max(ALL_LAYERS.index(name) for name in outputs)
     image = keras.Input(shape=(None, None, 3), name="rgb")
@@ -44,7 +45,8 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
             x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
             block = _block_of(name)
         kernel, bias = params[name]
-        conv = layers.Conv2D(kernel.shape[-1], 3, padding="same", activation="relu", name=name, dtype=dtype)
+        conv = layers.Conv2D(kernel.shape[-1], 3, padding="same", activation="relu", name=name,
+                             dtype="float32" if name == ALL_LAYERS[0] else dtype)
         x = conv(x)
         conv.set_weights([kernel, bias])
         if name in outputs:

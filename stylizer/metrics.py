@@ -1,11 +1,20 @@
-"""Temporal-consistency metric: the warping error E_warp of Lai et al. 2018 ("Learning Blind Video
-Temporal Consistency"), computed with the flows of stylizer.temporal.
+"""Quality measures of stylized images and videos.
 
-Frames are HxWx3 RGB with values in [0, 255] (uint8 or float32).
+- Temporal consistency: the warping error E_warp of Lai et al. 2018 ("Learning Blind Video Temporal
+  Consistency"), computed with the flows of stylizer.temporal (``method="farneback"`` gives a flow the
+  optimiser never sees: its temporal term uses DIS).
+- Independent style and content distances (``IndependentFeatures``): VGG16 features on layers the
+  optimiser's loss does not use (style block1_conv2, block2_conv2, block3_conv3, block4_conv3,
+  block5_conv3; content block3_conv3), evaluated at one fixed working side so that runs at different
+  ``--size`` can be compared.
+- Sharpness: mean squared Laplacian, and its ratio to the input's (``relative_sharpness``).
+
+Frames and images are HxWx3 RGB with values in [0, 255] (uint8 or float32).
 """
 
 from __future__ import annotations
 
+import hashlib
 from itertools import islice
 from pathlib import Path
 
@@ -74,13 +83,16 @@ class WarpErrorMeter:
         return float(np.mean(self._input_errors)) if self._input_errors else float("nan")
 
 
-def evaluate_videos(input_video: Path, output_video: Path, max_frames: int | None = None) -> dict:
+def evaluate_videos(
+    input_video: Path, output_video: Path, max_frames: int | None = None, method: FlowMethod = "dis"
+) -> dict:
     """E_warp of a stylized video against its input, over the frames both have (at most max_frames).
 
     Returns {"frames": n, "ewarp_output": ..., "ewarp_input": ...}; the output is compared at the input's
-    size, since the flow is computed there.
+    size, since the flow (``method``: "dis" as the pipeline uses, or the independent "farneback") is
+    computed there.
     """
-    meter = WarpErrorMeter()
+    meter = WarpErrorMeter(method)
     # The pipeline's own reader: the same constant-rate frame indices, rotation and decode-error handling
     # as the frames that were stylized.
     inputs, outputs = iter_video_frames(input_video), iter_video_frames(output_video)
@@ -93,3 +105,143 @@ def evaluate_videos(input_video: Path, output_video: Path, max_frames: int | Non
         inputs.close()
         outputs.close()
     return {"frames": meter.count, "ewarp_output": meter.value, "ewarp_input": meter.input_value}
+
+
+# ------------------------------------------------------------------------------------------- sharpness
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, np.float32)
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+
+
+def sharpness(image: np.ndarray) -> float:
+    """Mean squared Laplacian of the grayscale image (float, [0, 255] scale): larger = more fine detail."""
+    laplacian = cv2.Laplacian(_gray(image), cv2.CV_32F)
+    return float(np.mean(np.square(laplacian, dtype=np.float64)))
+
+
+def relative_sharpness(output: np.ndarray, input_image: np.ndarray) -> float:
+    """sharpness(output) / sharpness(input resized to the output's size); nan for a flat input.
+
+    The input is resized by area averaging (Lanczos if it is smaller), as stylizer.engine.resize does."""
+    h, w = output.shape[:2]
+    reference = np.asarray(input_image, np.float32)
+    if reference.shape[:2] != (h, w):
+        shrinking = h * w < reference.shape[0] * reference.shape[1]
+        reference = cv2.resize(reference, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+    reference = sharpness(reference)
+    return sharpness(output) / reference if reference > 0 else float("nan")
+
+
+# ------------------------------------------------------------------------- independent VGG16 distances
+
+# None of these is a layer of the optimiser's default loss (content block4_conv2; style blockN_conv1).
+INDEPENDENT_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
+INDEPENDENT_CONTENT_LAYER = "block3_conv3"
+DEFAULT_SIDE = 256
+
+
+def fit_side(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` as float32, resized (shrunk or enlarged) so that its longest side is exactly ``side``."""
+    from stylizer.engine import resize
+
+    h, w = image.shape[:2]
+    scale = side / max(h, w)
+    return resize(np.asarray(image, np.float32), max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+class IndependentFeatures:
+    """Style and content distances on VGG16 layers the optimiser does not use, at a fixed working side.
+
+        meter = IndependentFeatures()                 # real ImageNet weights (stylizer.weights)
+        meter.style_distance(output, painting)        # mean over layers of |G(out) - G(style)| / |G(style)|
+        meter.content_distance(output, photo)         # |F(out) - F(photo)| / |F(photo)| at block3_conv3
+
+    Every image is first resized so that its longest side is ``side`` (default 256): figures then compare
+    between runs made at different --size. Gram matrices are F^T F / (H*W) in float32. The style image's
+    Gram matrices are cached per (style image, working shape).
+    """
+
+    def __init__(self, params: dict | None = None, side: int = DEFAULT_SIDE,
+                 style_layers: tuple[str, ...] = INDEPENDENT_STYLE_LAYERS,
+                 content_layer: str = INDEPENDENT_CONTENT_LAYER) -> None:
+        import keras
+
+        from stylizer.features import build_extractor
+
+        if params is None:
+            from stylizer.weights import load_weights
+
+            params = load_weights()
+        self.side = side
+        self.style_layers = tuple(style_layers)
+        self.content_layer = content_layer
+        outputs = tuple(dict.fromkeys(self.style_layers + (content_layer,)))
+        self.model = build_extractor(params, outputs, dtype="float32")
+        self._style_cache: dict[tuple, dict[str, np.ndarray]] = {}
+        self._forward = self.model
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            # One trace for every image size.
+            self._forward = tf.function(
+                lambda x: self.model(x, training=False),
+                input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
+            )
+
+    def features(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        """{layer: HxWxC float32 features} of an image already at its working size."""
+        from keras import ops
+
+        out = self._forward(np.ascontiguousarray(np.asarray(image, np.float32)[None]))
+        return {name: np.asarray(ops.convert_to_numpy(value), np.float32)[0] for name, value in out.items()}
+
+    def _grams(self, feats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {layer: _gram(feats[layer]) for layer in self.style_layers}
+
+    def style_grams(self, style_image: np.ndarray, side: int | None = None) -> dict[str, np.ndarray]:
+        """Gram matrices of the style image resized to longest side ``side`` (default self.side), cached."""
+        side = side or self.side
+        style_image = np.ascontiguousarray(style_image)
+        key = (hashlib.sha1(style_image.tobytes()).hexdigest(), style_image.shape, str(style_image.dtype), side)
+        if key not in self._style_cache:
+            self._style_cache[key] = self._grams(self.features(fit_side(style_image, side)))
+        return self._style_cache[key]
+
+    def distances(self, image: np.ndarray, *, style_image: np.ndarray | None = None,
+                  photo: np.ndarray | None = None) -> dict[str, float]:
+        """{"style": ..., "content": ...} for whichever of style_image / photo is given; one forward pass
+        of ``image``."""
+        work = fit_side(image, self.side)
+        feats = self.features(work)
+        result: dict[str, float] = {}
+        if style_image is not None:
+            # The style image's longest side equals the (resized) image's longest side.
+            targets = self.style_grams(style_image, max(work.shape[:2]))
+            grams = self._grams(feats)
+            result["style"] = float(np.mean([
+                np.linalg.norm(grams[layer] - targets[layer]) / max(np.linalg.norm(targets[layer]), 1e-12)
+                for layer in self.style_layers
+            ]))
+        if photo is not None:
+            from stylizer.engine import resize
+
+            reference = resize(np.asarray(photo, np.float32), *work.shape[:2])
+            target = self.features(reference)[self.content_layer]
+            diff = np.linalg.norm(feats[self.content_layer] - target)
+            result["content"] = float(diff / max(np.linalg.norm(target), 1e-12))
+        return result
+
+    def style_distance(self, image: np.ndarray, style_image: np.ndarray) -> float:
+        """Mean over the style layers of ||G(image) - G(style)||_F / ||G(style)||_F (0 = the style's statistics)."""
+        return self.distances(image, style_image=style_image)["style"]
+
+    def content_distance(self, image: np.ndarray, photo: np.ndarray) -> float:
+        """||F(image) - F(photo)|| / ||F(photo)|| at the content layer, the photo resized to the image's shape."""
+        return self.distances(image, photo=photo)["content"]
+
+
+def _gram(features: np.ndarray) -> np.ndarray:
+    """F^T F / (H*W) of HxWxC features, float32."""
+    flat = features.reshape(-1, features.shape[-1]).astype(np.float32, copy=False)
+    return (flat.T @ flat) / np.float32(flat.shape[0])

@@ -94,7 +94,7 @@ def _optimise(stylizer: Stylizer, progress: Progress, content, iterations, label
             if attempt == 1:
                 raise
             progress.write(f"{label}: loss became NaN/inf; retrying from the content image")
-            kwargs = {"init": "content"}
+            kwargs = {"init": "content"}  # cold: coarse-to-fine with the full budget
         finally:
             if bar is not None:
                 bar.close()
@@ -271,7 +271,9 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         report.skipped = len(finished)
         if kept:
             progress.write(f"resuming: {kept} finished frames kept in {work.path}")
-        state = {"stylizer": None, "failed": failed}
+        # The converged cold frame's losses of each shot (by its first frame), which warm frames stop at; kept
+        # in the work dir so that a resumed shot's warm frames stop where they would have.
+        state = {"stylizer": None, "failed": failed, "goals": read_json(work.path / "goals.json")}
 
         def work_on(segment: Segment) -> None:
             _run_segment(segment, settings, source, work, finished, state, stylizer_factory, progress, report)
@@ -308,15 +310,18 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
         stylizer = state["stylizer"]
         started = time.time()
         kwargs, iterations = {}, settings.cold_iterations
-        if prev_result is not None and settings.temporal != "none":
+        warm = prev_result is not None and settings.temporal != "none"
+        if warm:
             iterations = settings.warm_iterations
+            parts = state["goals"].get(str(segment.start))
+            goal = stylizer.goal(parts) if parts else None
             if settings.temporal == "flow":
                 pair = temporal.flow_between(prev_content, content)
                 warped = temporal.warp(prev_result, pair.flow_bw)
                 kwargs = {"init": temporal.fill_unreliable(warped, pair.mask, content),
-                          "temporal": warped, "mask": pair.mask}
+                          "temporal": warped, "mask": pair.mask, "goal": goal}
             else:
-                kwargs = {"init": prev_result}
+                kwargs = {"init": prev_result, "goal": goal}
         label = f"frame {j}"
         try:
             result = _optimise(stylizer, progress, content, iterations, label, **kwargs)
@@ -327,6 +332,9 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             write_json(work.path / "failed.json", {"frames": sorted(state["failed"])})  # before the frame
             image = content  # keep the video's length: the unstylised frame stands in, and is listed
             result = None
+        if result is not None and not warm and settings.temporal != "none":
+            state["goals"][str(segment.start)] = result.parts
+            write_json(work.path / "goals.json", state["goals"])
         work.save(j, stylizer.finish(image, frame))
         if result is not None and j in state["failed"]:
             state["failed"].discard(j)
@@ -371,6 +379,7 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
 
     if not input_path.exists():
         raise UsageError(f"input not found: {input_path}")
+    settings = settings.resolved()
     kind = readers.detect_input_kind(input_path)
     out = output or default_output(input_path, kind)
     _check_output(input_path, out, kind)

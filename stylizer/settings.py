@@ -10,7 +10,7 @@ from typing import Literal
 
 Init = str  # "content", "noise", or a path to an image
 Temporal = Literal["flow", "warm", "none"]
-Precision = Literal["float32", "bfloat16"]
+Precision = Literal["auto", "float32", "bfloat16"]
 
 ALL_LAYERS = (
     "block1_conv1", "block1_conv2",
@@ -29,7 +29,12 @@ class Settings:
     size: int = 512  # longest side of the working image
     iterations: int = 100  # L-BFGS iterations for a cold image (folder image, single image)
     first_iterations: int | None = None  # first frame of a run of video frames; defaults to `iterations`
-    warm_iterations: int = 40  # later frames of a video, warm-started from the previous result
+    warm_iterations: int = 40  # cap for later frames of a video, warm-started from the previous result
+    # A warm frame stops once its picture losses are within this fraction of the shot's converged cold frame
+    # (optimize.stopping.Goal); None spends the whole warm budget. Chosen by measurement (RESULTS.md).
+    warm_margin: float | None = 0.05
+    warm_min_iterations: int = 1
+    coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0
     tv_weight: float = 1.0
@@ -44,8 +49,9 @@ class Settings:
     seed: int = 0
     preserve_colors: bool = False
     temporal: Temporal = "flow"
-    precision: Precision = "float32"
-    optimizer: Literal["auto", "scipy", "device"] = "auto"  # auto: device L-BFGS on a GPU, scipy's on a CPU
+    precision: Precision = "auto"  # auto: bf16 where the hardware multiplies it natively (compute.native_bfloat16)
+    # auto: the projected L-BFGS (optimize.lbfgs) on a CPU; scipy's L-BFGS-B on a GPU until measured there
+    optimizer: Literal["auto", "scipy", "lbfgs"] = "auto"
     tolerance: float = 1e-3  # stop once the loss improves less than this fraction over `patience` iterations
     patience: int = 5
     every: int = 1  # keep every Nth video frame (fps divided accordingly)
@@ -66,7 +72,8 @@ class Settings:
     extra: dict = field(default_factory=dict, compare=False)
 
     HASHED = (
-        "size", "iterations", "first_iterations", "warm_iterations", "content_weight", "style_weight",
+        "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
+        "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
         "init", "seed", "preserve_colors", "temporal", "precision", "optimizer", "tolerance", "patience", "every",
         "start", "max_frames", "crf", "codec", "format",
@@ -92,6 +99,10 @@ class Settings:
             raise UsageError(f"--size {self.size} is too small: use at least 32")
         if self.iterations < 1 or self.warm_iterations < 1 or self.cold_iterations < 1:
             raise UsageError("iteration counts must be at least 1")
+        if self.warm_margin is not None and self.warm_margin < 0:
+            raise UsageError("--warm-margin must be at least 0 (or 'off')")
+        if self.warm_min_iterations < 0:
+            raise UsageError("--warm-min-iterations must be at least 0")
         if self.every < 1:
             raise UsageError("--every must be at least 1")
         if self.start < 0:
@@ -120,6 +131,14 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def resolved(self) -> "Settings":
+        """``auto`` precision and optimiser replaced by what this machine runs, so that the resume hash
+        names what really made the pixels."""
+        from stylizer import compute
+
+        return self.replace(precision=compute.resolve_precision(self.precision),
+                            optimizer=compute.resolve_optimizer(self.optimizer))
 
 
 PRESETS: dict[str, dict] = {

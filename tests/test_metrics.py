@@ -1,4 +1,5 @@
-"""Warping error E_warp (Lai et al. 2018): per pair, streamed, and on video files."""
+"""Warping error E_warp (Lai et al. 2018): per pair, streamed, and on video files; the independent quality
+measures (VGG16 style and content distances on other layers, sharpness, Farneback flicker)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,14 @@ import numpy as np
 import pytest
 
 from stylizer.errors import InputError
-from stylizer.metrics import WarpErrorMeter, evaluate_videos, warping_error
+from stylizer.metrics import (
+    IndependentFeatures,
+    WarpErrorMeter,
+    evaluate_videos,
+    relative_sharpness,
+    sharpness,
+    warping_error,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -80,3 +88,59 @@ def test_evaluate_videos(tmp_path: Path) -> None:
 def test_evaluate_videos_reports_unreadable_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="missing.mp4"):
         evaluate_videos(tmp_path / "missing.mp4", tmp_path / "missing.mp4")
+
+
+# ------------------------------------------------------------------------------ independent measures
+
+def test_farneback_warping_error_is_small_for_a_shifted_pair(pan: list[np.ndarray]) -> None:
+    error = warping_error(pan[0], pan[1], pan[0], pan[1], method="farneback")
+    unwarped = float(np.mean((pan[1].astype(np.float32) / 255 - pan[0].astype(np.float32) / 255) ** 2))
+    assert error < 1e-3 and error < 0.05 * unwarped
+
+
+def test_evaluate_videos_with_farneback_flow(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "in.mp4", "64x48", frames=4)
+    result = evaluate_videos(clip, clip, method="farneback")
+    assert result["frames"] == 4
+    assert result["ewarp_output"] == result["ewarp_input"] >= 0
+
+
+def test_sharpness_falls_with_blur(pan: list[np.ndarray]) -> None:
+    image = pan[0]
+    blurred = cv2.GaussianBlur(image, (0, 0), 2)
+    assert sharpness(blurred) < 0.5 * sharpness(image)
+    assert relative_sharpness(image, image) == pytest.approx(1.0)
+    # The input is compared at the output's size.
+    assert relative_sharpness(blurred, cv2.resize(image, (320, 240))) < 1
+
+
+def _sample(name: str, side: int = 128) -> np.ndarray:
+    rgb = cv2.cvtColor(cv2.imread(str(SAMPLES / name)), cv2.COLOR_BGR2RGB)
+    scale = side / max(rgb.shape[:2])
+    return cv2.resize(rgb, (round(rgb.shape[1] * scale), round(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def independent() -> IndependentFeatures:
+    return IndependentFeatures(side=128)
+
+
+@pytest.mark.weights
+def test_independent_style_distance(independent: IndependentFeatures) -> None:
+    style, photo = _sample("starry_night.jpg"), _sample("chelsea.jpg")
+    assert independent.style_distance(style, style) == pytest.approx(0, abs=1e-5)
+    far = independent.style_distance(photo, style)
+    assert far > 1  # measured 2.7
+    # Float input, and a style image of another size (resized to the image's longest side): measured 0.26.
+    assert independent.style_distance(style.astype(np.float32), _sample("starry_night.jpg", 96)) < 0.2 * far
+
+
+@pytest.mark.weights
+def test_independent_content_distance(independent: IndependentFeatures) -> None:
+    photo = _sample("chelsea.jpg")
+    assert independent.content_distance(photo, photo) == 0
+    blurred = cv2.GaussianBlur(photo, (0, 0), 3)
+    assert independent.content_distance(blurred, photo) > 0.1  # measured 0.76
+    both = independent.distances(blurred, photo=photo, style_image=_sample("starry_night.jpg"))
+    assert set(both) == {"style", "content"}
+    assert both["content"] == pytest.approx(independent.content_distance(blurred, photo), rel=1e-5)

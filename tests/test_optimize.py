@@ -1,20 +1,28 @@
-"""The value-and-gradient call and the L-BFGS loop, on a small randomly initialised network."""
+"""The value-and-gradient call and the L-BFGS loops, on a small randomly initialised network."""
 
 import numpy as np
 import pytest
 
 from stylizer import compute
 from stylizer.errors import NumericalError
-from stylizer.optimize import FrameTargets, lbfgs
+from stylizer.optimize import FrameTargets, Goal, StopRule, lbfgs, lbfgsb_scipy, multiscale
+
+OPTIMISERS = {"lbfgs": (lbfgs, True), "scipy": (lbfgsb_scipy, False)}
+
 
 @pytest.fixture(scope="module")
 def problem(small_objective):
     objective, content, targets = small_objective
-    return compute.make_value_and_grad(objective), content, targets.content
+    return objective, content, targets.content
+
+
+def value_and_grad(objective, name):
+    return compute.make_value_and_grad(objective, on_device=OPTIMISERS[name][1])
 
 
 def test_gradient_matches_finite_differences(problem):
-    vg, content, target = problem
+    objective, content, target = problem
+    vg = compute.make_value_and_grad(objective)
     rng = np.random.default_rng(1)
     x = rng.uniform(20, 230, (1, *content.shape)).astype(np.float32)
     prev = rng.uniform(0, 255, x.shape).astype(np.float32)
@@ -31,41 +39,91 @@ def test_gradient_matches_finite_differences(problem):
         assert grad[idx] == pytest.approx(fd, rel=5e-2, abs=1e-5)
 
 
-def test_lbfgs_lowers_the_loss_and_respects_the_pixel_bounds(problem):
-    vg, content, target = problem
-    result = lbfgs(vg, content, FrameTargets(target), iterations=15, tolerance=0)
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_lowers_the_loss_and_respects_the_pixel_bounds(problem, name):
+    objective, content, target = problem
+    optimise = OPTIMISERS[name][0]
+    result = optimise(value_and_grad(objective, name), content, FrameTargets(target), StopRule(15, tolerance=0))
     assert result.iterations == 15 and result.stop == "budget"
     assert result.loss < 0.8 * result.history[0]
     assert result.image.min() >= 0 and result.image.max() <= 255
 
 
-def test_lbfgs_stops_when_the_loss_stops_improving(problem):
-    vg, content, target = problem
-    result = lbfgs(vg, content, FrameTargets(target), iterations=200, tolerance=0.05, patience=3)
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_stops_when_the_loss_stops_improving(problem, name):
+    objective, content, target = problem
+    optimise = OPTIMISERS[name][0]
+    result = optimise(value_and_grad(objective, name), content, FrameTargets(target),
+                      StopRule(200, tolerance=0.05, patience=3))
     assert result.stop == "converged" and result.iterations < 200
 
 
-def test_nan_in_the_loss_is_detected(problem):
+def test_projected_lbfgs_matches_scipy(problem):
+    """The default optimiser reaches the reference's loss for the same number of iterations."""
+    objective, content, target = problem
+    rule = StopRule(40, tolerance=0)
+    reference = lbfgsb_scipy(value_and_grad(objective, "scipy"), content, FrameTargets(target), rule)
+    ours = lbfgs(value_and_grad(objective, "lbfgs"), content, FrameTargets(target), rule)
+    assert ours.loss < 0.8 * reference.history[0]
+    assert ours.loss == pytest.approx(reference.loss, rel=0.02)
+    # about one evaluation per iteration: the line search rarely needs a second trial
+    assert ours.evaluations <= 1.3 * ours.iterations + 2
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_nan_in_the_loss_is_detected(problem, name):
     _, content, target = problem
 
     def broken(image, *args):
         return np.float32(np.nan), np.zeros_like(image), np.zeros(4, np.float32)
 
     with pytest.raises(NumericalError):
-        lbfgs(broken, content, FrameTargets(target), iterations=5)
+        OPTIMISERS[name][0](broken, content, FrameTargets(target), StopRule(5))
 
 
-def test_early_scipy_stop_is_restarted(problem):
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_a_misleading_start_is_restarted(problem, name):
     """A value-and-gradient whose first evaluations mislead the line search must not end the frame early."""
-    vg, content, target = problem
+    objective, content, target = problem
+    vg = value_and_grad(objective, name)
     calls = {"n": 0}
 
     def flaky(image, *args):
         calls["n"] += 1
         loss, grad, parts = vg(image, *args)
-        if calls["n"] <= 3:  # a gradient pointing the wrong way: L-BFGS-B's line search fails
+        if calls["n"] <= 3:  # a gradient pointing the wrong way: the line search fails
             grad = -grad
         return loss, grad, parts
 
-    result = lbfgs(flaky, content, FrameTargets(target), iterations=10, tolerance=0)
+    result = OPTIMISERS[name][0](flaky, content, FrameTargets(target), StopRule(10, tolerance=0))
     assert result.iterations >= 5
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_a_warm_frame_stops_at_the_goal_and_not_before(problem, name):
+    """Goal: the level a converged run reached. A start near it stops within a few iterations; a start far
+    from it keeps going past them."""
+    objective, content, target = problem
+    optimise = OPTIMISERS[name][0]
+    vg = value_and_grad(objective, name)
+    cold = optimise(vg, content, FrameTargets(target), StopRule(60, tolerance=0))
+    goal = Goal.from_parts(cold.parts, (1.0, 10.0, 1.0), margin=0.05)
+    near = optimise(vg, cold.image, FrameTargets(target), StopRule(40, tolerance=0, goal=goal, min_iterations=1))
+    far = optimise(vg, content, FrameTargets(target), StopRule(40, tolerance=0, goal=goal, min_iterations=1))
+    assert near.stop == "reached" and near.iterations <= 3
+    assert goal.reached(near.parts)
+    assert far.iterations >= 8 and far.iterations > 2 * near.iterations
+
+
+def test_goal_needs_the_style_as_well_as_the_whole_picture():
+    goal = Goal(content=0.5, style=0.05, tv=0.01, weights=(1.0, 10.0, 1.0), margin=0.05)
+    assert goal.reached({"content": 0.5, "style": 0.05, "tv": 0.01})
+    # a lower weighted sum bought with a worse style is not done
+    assert not goal.reached({"content": 0.2, "style": 0.06, "tv": 0.01})
+    assert not goal.reached({"content": 0.6, "style": 0.05, "tv": 0.01})
+
+
+def test_coarse_to_fine_levels():
+    assert multiscale.levels(384, 512, 100) == [((96, 128), 100), ((192, 256), 100), ((384, 512), 30)]
+    assert multiscale.levels(100, 200, 100) == [((100, 200), 100)]  # too small for a coarser level
+    assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
