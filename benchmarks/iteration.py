@@ -1,8 +1,11 @@
 """Cost of one loss+gradient evaluation against this machine's own matrix-product peak.
 
-For each size: ms per evaluation of the bare compiled call and of an L-BFGS evaluation (the same call seen
-through scipy: float64 conversion, bounds, two-loop recursion), their ratio, effective GFLOP/s (convolution
-FLOPs forward plus backward-to-input, counted below) and the ratio to the peak measured in the same run.
+For each size: ms per evaluation of the bare compiled call and of an evaluation inside each optimiser's loop
+(the projected L-BFGS, the default; scipy's L-BFGS-B, the reference), their ratios to the bare call, the
+overhead of a whole warm-like frame as the pipeline runs it ("frame+": wall time over its evaluations at the
+bare call's cost, minus one), effective GFLOP/s (convolution FLOPs forward plus backward-to-input, counted
+below) and the ratio to the backend's own matrix-product peak in the same precision, measured in the same
+process.
 Each size runs in a fresh process so that its peak resident memory can be reported.
 
     python benchmarks/iteration.py                      # float32 at 256, 512, 1024 px
@@ -47,40 +50,37 @@ def conv_gflop(height: int, width: int, layers: tuple[str, ...]) -> float:
     return flops / 1e9
 
 
-def matmul_peak(n: int = 2048, repeat: int = 5) -> dict[str, float]:
-    """float32 n^3 matrix products with numpy (OpenBLAS) and with the Keras backend (oneDNN, cuBLAS, XLA);
-    the higher is the peak the evaluations are compared with."""
-    from keras import backend, ops
+def matmul_peak(dtype: str, n: int = 2048, repeat: int = 5) -> float:
+    """GFLOP/s of the Keras backend's own n^3 matrix product (oneDNN/Eigen on a CPU, cuBLAS on a GPU) in
+    ``dtype``: the peak an evaluation in that precision is compared with. (numpy's BLAS is not the
+    reference: its kernels depend on OPENBLAS_CORETYPE, and the network never runs through it.)"""
+    from stylizer import compute
+    from keras import ops
 
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-
-    def gflops(product) -> float:
-        times = []
-        for _ in range(repeat + 1):
-            t = time.perf_counter()
-            product()
-            times.append(time.perf_counter() - t)
-        return 2 * n**3 / statistics.median(times[1:]) / 1e9
-
-    ta = ops.convert_to_tensor(a)
-    result = {"numpy": gflops(lambda: a @ a), backend.backend(): gflops(lambda: ops.convert_to_numpy(ops.matmul(ta, ta)[0, 0]))}
-    result["peak"] = max(result.values())
-    return result
+    a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)), dtype)
+    product = compute.compile_function(lambda x: ops.matmul(x, x)[0, 0])
+    times = []
+    for _ in range(repeat + 1):
+        t = time.perf_counter()
+        ops.convert_to_numpy(product(a))
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / statistics.median(times[1:]) / 1e9
 
 
 def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int, xla: bool) -> dict:
-    from stylizer import engine, losses
+    from stylizer import engine
     from stylizer.io.readers import load_image
-    from stylizer.optimize import FrameTargets, lbfgs
+    from stylizer.optimize import FrameTargets, StopRule, lbfgs, lbfgsb_scipy
     from stylizer.settings import Settings
 
-    settings = Settings(size=size, precision=precision, optimizer="scipy")
-    stylizer = engine.Stylizer(settings, engine.load_styles([ROOT / "samples/starry_night.jpg"], ()), jit_compile=xla)
+    settings = Settings(size=size, precision=precision)
+    styles = engine.load_styles([ROOT / "samples/starry_night.jpg"], ())
+    stylizer = engine.Stylizer(settings, styles, jit_compile=xla)
     photo = load_image(ROOT / "samples/chelsea.jpg").rgb
     # A square working image at exactly `size` px, so the figures mean the same across runs.
     content = engine.resize(photo, size, size).astype(np.float32)
     vg = stylizer.value_and_grad((size, size))
-    target = losses.content_target(stylizer.extractor, content, settings.content_layer)
+    target = stylizer.content_target(content)
     args = FrameTargets(target).arrays(content.shape)
     x = content[None]
     for _ in range(warmup):
@@ -90,16 +90,32 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
         t = time.perf_counter()
         vg(x, *args)
         bare.append(time.perf_counter() - t)
-    # L-BFGS: time per evaluation over a whole optimisation, whose final losses also compare precisions.
+    bare_s = statistics.median(bare)
+    rule = StopRule(iterations, tolerance=0)
+    # Each optimiser over a whole run: time per evaluation (the loop's own cost included) and final losses.
+    runs = {}
+    for name, optimise, host in (("lbfgs", lbfgs, False), ("scipy", lbfgsb_scipy, True)):
+        st = stylizer if not host else engine.Stylizer(settings.replace(optimizer="scipy"), styles, jit_compile=xla)
+        f = st.value_and_grad((size, size))
+        optimise(f, content, FrameTargets(target), StopRule(2, tolerance=0))  # trace the loop's own steps
+        t = time.perf_counter()
+        result = optimise(f, content, FrameTargets(target), rule)
+        runs[name] = ((time.perf_counter() - t) / result.evaluations, result)
+    # A whole warm-like frame as the pipeline runs it (content target, a start near the answer, 5
+    # iterations): its wall time against the evaluations it made, each at the bare call's cost.
+    near = runs["lbfgs"][1].image
     t = time.perf_counter()
-    result = lbfgs(vg, content, FrameTargets(target), iterations=iterations, tolerance=0)
-    per_eval = (time.perf_counter() - t) / result.evaluations
+    frame = stylizer.stylize(content, 5, init=near, temporal=near, mask=np.ones((size, size), np.float32))
+    frame_s = time.perf_counter() - t
     gflop = conv_gflop(size, size, settings.layers_in_use)
     return {
         "size": size, "precision": precision + ("+xla" if xla else ""), "gflop": gflop,
-        "bare_ms": 1000 * statistics.median(bare), "lbfgs_ms": 1000 * per_eval,
-        "final_style": result.parts["style"], "final_content": result.parts["content"],
+        "bare_ms": 1000 * bare_s, "lbfgs_ms": 1000 * runs["lbfgs"][0], "scipy_ms": 1000 * runs["scipy"][0],
+        "frame_overhead": frame_s / (frame.evaluations * bare_s) - 1,
+        "final_style": runs["lbfgs"][1].parts["style"], "final_content": runs["lbfgs"][1].parts["content"],
+        "scipy_style": runs["scipy"][1].parts["style"], "scipy_content": runs["scipy"][1].parts["content"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gflops": matmul_peak(precision),
     }
 
 
@@ -118,16 +134,12 @@ def main() -> None:
         print(json.dumps(measure(int(size), precision, args.warmup, args.repeat, args.iterations, xla == "1")))
         return
 
-    from stylizer.console import native_stderr_silenced
-
-    with native_stderr_silenced():
-        peak = matmul_peak()
-    print("matmul peak (float32 2048^3): " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peak.items() if k != "peak")
-          + f" -> peak {peak['peak']:.0f} GFLOP/s")
     precisions = ["float32", "bfloat16"] if args.precision == "both" else [args.precision]
     variants = [(p, x) for p in precisions for x in ([False, True] if args.xla else [False])]
+    print("peak: the backend's own 2048^3 matrix product in the same precision, measured in the same process")
     print(f"{'size':>5} {'variant':>12} {'GFLOP':>7} {'bare ms':>8} {'lbfgs ms':>9} {'lbfgs/bare':>10} "
-          f"{'GFLOP/s':>8} {'of peak':>7} {'style':>8} {'content':>8} {'RSS MB':>7}")
+          f"{'scipy/bare':>10} {'frame+':>7} {'GFLOP/s':>8} {'peak':>6} {'of peak':>7} {'style':>8} "
+          f"{'content':>8} {'scipy st':>8} {'RSS MB':>7}")
     rows = {}
     for size in args.sizes:
         for precision, xla in variants:
@@ -141,8 +153,10 @@ def main() -> None:
             rows[(size, r["precision"])] = r
             gflops = r["gflop"] / (r["bare_ms"] / 1000)
             print(f"{size:5d} {r['precision']:>12} {r['gflop']:7.1f} {r['bare_ms']:8.1f} {r['lbfgs_ms']:9.1f} "
-                  f"{r['lbfgs_ms'] / r['bare_ms']:10.3f} {gflops:8.1f} {gflops / peak['peak']:7.1%} "
-                  f"{r['final_style']:8.4f} {r['final_content']:8.4f} {r['peak_rss_mb']:7.0f}", flush=True)
+                  f"{r['lbfgs_ms'] / r['bare_ms']:10.3f} {r['scipy_ms'] / r['bare_ms']:10.3f} "
+                  f"{r['frame_overhead']:7.1%} {gflops:8.1f} {r['peak_gflops']:6.0f} "
+                  f"{gflops / r['peak_gflops']:7.1%} {r['final_style']:8.4f} {r['final_content']:8.4f} "
+                  f"{r['scipy_style']:8.4f} {r['peak_rss_mb']:7.0f}", flush=True)
     for size in args.sizes:
         if (size, "float32") in rows and (size, "bfloat16") in rows:
             a, b = rows[(size, "float32")], rows[(size, "bfloat16")]

@@ -1,14 +1,11 @@
-"""Video: flicker, style and speed of the three temporal modes, and what a warm start saves.
+"""Video: flicker, style and speed of the three temporal modes.
 
 Part 1 runs the whole pipeline on the sample clip once per mode (--temporal flow / warm / none) and prints,
 side by side: E_warp (Lai et al. 2018, flow on the input frames, occlusion-masked) of the output and of the
 input itself (the floor), the mean per-frame style and content losses, seconds per frame for the first and
 for later frames, and iterations per frame.
 
-Part 2 compares a warm frame with a cold one at equal final loss: each frame k is optimised cold from the
-content image for --cold-iterations; then from frame k-1's result warped along the flow, on the same
-objective, counting the iterations until its loss is within 5% of the cold result's. The ratio of
-evaluations is the ratio of time (every evaluation costs the same at one size).
+When a warm frame should stop is measured by benchmarks/warm_frames.py.
 
     python benchmarks/video.py --size 256 --frames 12
 """
@@ -23,10 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stylizer import engine, losses, metrics, pipeline, temporal
+from stylizer import engine, metrics, pipeline
 from stylizer.evaluation import frame_losses
-from stylizer.io.readers import iter_video_frames
-from stylizer.optimize import FrameTargets, lbfgs
 from stylizer.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,48 +48,15 @@ def modes(settings: Settings, stylizer_for, frames: int, temporal_weights: list[
               f"{lossy['content_loss']:8.4f} {first:8.2f} {warm:7.2f} {np.mean(report.iterations):8.1f}", flush=True)
 
 
-def warm_versus_cold(settings: Settings, stylizer: engine.Stylizer, frames: int, cold_iterations: int) -> None:
-    previous = None
-    ratios = []
-    print(f"{'frame':>5} {'cold loss':>10} {'cold evals':>10} {'warm evals to 1.05x':>19} {'ratio':>6}")
-    for k, frame in iter_video_frames(CLIP):
-        if k >= frames:
-            break
-        h, w = engine.working_shape(*frame.shape[:2], settings.size)
-        content = engine.resize(frame, h, w).astype(np.float32)
-        vg = stylizer.value_and_grad((h, w))
-        target = FrameTargets(losses.content_target(stylizer.extractor, content, settings.content_layer))
-        cold = lbfgs(vg, content, target, cold_iterations, tolerance=0)
-        if previous is not None:
-            prev_content, prev_result = previous
-            pair = temporal.flow_between(prev_content, content)
-            start = temporal.warm_start(prev_result, pair, content)
-            warm = lbfgs(vg, start, target, cold_iterations, tolerance=0)
-            goal = 1.05 * cold.loss
-            reached = next((i + 1 for i, loss in enumerate(warm.history) if loss <= goal), None)
-            if reached is None:
-                print(f"{k:5d} {cold.loss:10.4f} {cold.evaluations:10d} {'not reached':>19}")
-            else:
-                # evaluations per iteration are close to 1 for both; scale by the warm run's own rate
-                warm_evals = reached * warm.evaluations / max(1, warm.iterations)
-                ratios.append(warm_evals / cold.evaluations)
-                print(f"{k:5d} {cold.loss:10.4f} {cold.evaluations:10d} {warm_evals:19.1f} {ratios[-1]:6.3f}")
-        previous = (content, cold.image)
-    if ratios:
-        print(f"warm/cold evaluations at equal loss (within 5%): median {statistics.median(ratios):.3f} "
-              f"over {len(ratios)} frames")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--cold-iterations", type=int, default=100)
-    ap.add_argument("--part", choices=["modes", "warm", "both"], default="both")
     ap.add_argument("--temporal-weights", type=float, nargs="+", default=[Settings.temporal_weight],
                     help="flow mode once per temporal weight")
     args = ap.parse_args()
-    settings = Settings(size=args.size, iterations=args.cold_iterations, optimizer="scipy")
+    settings = Settings(size=args.size, iterations=args.cold_iterations)
     styles = engine.load_styles([STYLE], ())
     cache: dict = {}
 
@@ -108,10 +70,7 @@ def main() -> None:
         return st
 
     t = time.time()
-    if args.part in ("modes", "both"):
-        modes(settings, stylizer_for, args.frames, args.temporal_weights)
-    if args.part in ("warm", "both"):
-        warm_versus_cold(settings, stylizer_for(settings), args.frames, args.cold_iterations)
+    modes(settings, stylizer_for, args.frames, args.temporal_weights)
     print(f"wall {time.time() - t:.0f} s")
 
 

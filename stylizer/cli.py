@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most iterations for a warm-started video frame (default 40)")
     g.add_argument("--warm-margin", type=_margin, metavar="FRACTION|off",
                    help="a warm frame stops once its losses are within this fraction of the shot's first, "
-                        "converged frame (default 0.05); off: always spend --warm-iterations")
+                        "converged frame (default 0.1); off: always spend --warm-iterations")
     g.add_argument("--warm-min-iterations", type=int, help="iterations every warm frame runs (default 1)")
     g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
                    help="optimise cold frames and images at full size from the first iteration")

@@ -182,11 +182,13 @@ class Stylizer:
         mask: np.ndarray | None = None,
         progress=None,
         goal: Goal | None = None,
+        memory: tuple | None = None,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
         A warm start (``init`` an image, or a temporal target) is optimised at full size until ``goal`` or
-        ``iterations``; a cold start goes coarse-to-fine (``optimize.multiscale``)."""
+        ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
+        (``optimize.multiscale``)."""
         check_size(*content.shape[:2], "the working image")
         check_memory(*content.shape[:2], self.settings.layers_in_use, self.settings.size)
         content = content.astype(np.float32)
@@ -194,30 +196,41 @@ class Stylizer:
         warm = temporal is not None or isinstance(init, np.ndarray)
         if warm:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
-            return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress)
+            return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
+                                  memory)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
             progress.refresh()
-        x = None
         done: list[Result] = []
+        previous = None  # (result, content) of the level below
         for shape, budget in plan:
             level_content = resize(content, *shape)
-            x = self.initial_image(level_content, init) if x is None else resize(x, *shape)
+            if previous is None:
+                x = self.initial_image(level_content, init)
+            else:
+                # The coarser result, enlarged, with the photo's own detail band put back: upsampling alone
+                # leaves a blurred picture whose content loss the finer level then spends its budget on.
+                result, coarse_content = previous
+                x = np.clip(resize(result.image, *shape) + level_content - resize(coarse_content, *shape), 0, 255)
             done.append(self._optimise(level_content, x, None, None, StopRule(budget, s.tolerance, s.patience),
                                        progress))
-            x = done[-1].image
+            previous = done[-1], level_content
+        full = content.shape[0] * content.shape[1]
+        work = sum(r.evaluations * r.image.shape[0] * r.image.shape[1] / full for r in done)
         last = done[-1]
         last.iterations = sum(r.iterations for r in done)
         last.evaluations = sum(r.evaluations for r in done)
         last.history = [loss for r in done for loss in r.history]
+        last.work = work
         return last
 
-    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress) -> Result:
+    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None) -> Result:
         vg = self.value_and_grad(content.shape[:2])
         targets = FrameTargets(self.content_target(content), temporal, mask)
-        optimise = lbfgs if self.optimizer == "lbfgs" else lbfgsb_scipy
-        return optimise(vg, x0, targets, rule, progress=progress)
+        if self.optimizer == "lbfgs":
+            return lbfgs(vg, x0, targets, rule, progress=progress, memory=memory)
+        return lbfgsb_scipy(vg, x0, targets, rule, progress=progress)  # keeps no memory between calls
 
     def loss_parts(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
         """Losses of ``image`` against ``content`` (both at working size), as the optimiser defines them;

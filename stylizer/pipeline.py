@@ -291,7 +291,7 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
 
 def _run_segment(segment, settings, source, work, finished, state, factory, progress, report) -> None:
     """Frames of one shot, in order: the first cold, the rest warm-started (and flow-warped) from the last."""
-    prev_content = prev_result = None
+    prev_content = prev_result = memory = None
     for j, frame in _selected(source, settings):
         if j < segment.start:
             continue
@@ -317,11 +317,10 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             goal = stylizer.goal(parts) if parts else None
             if settings.temporal == "flow":
                 pair = temporal.flow_between(prev_content, content)
-                warped = temporal.warp(prev_result, pair.flow_bw)
-                kwargs = {"init": temporal.fill_unreliable(warped, pair.mask, content),
-                          "temporal": warped, "mask": pair.mask, "goal": goal}
+                warped = temporal.warm_start(prev_result, pair)
+                kwargs = {"init": warped, "temporal": warped, "mask": pair.mask, "goal": goal, "memory": memory}
             else:
-                kwargs = {"init": prev_result, "goal": goal}
+                kwargs = {"init": prev_result, "goal": goal, "memory": memory}
         label = f"frame {j}"
         try:
             result = _optimise(stylizer, progress, content, iterations, label, **kwargs)
@@ -340,6 +339,7 @@ def _run_segment(segment, settings, source, work, finished, state, factory, prog
             state["failed"].discard(j)
             write_json(work.path / "failed.json", {"frames": sorted(state["failed"])})
         prev_content, prev_result = content, image
+        memory = result.memory if result is not None else None
         progress.items.update(1)
         if result is not None:
             report.done += 1

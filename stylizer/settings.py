@@ -32,7 +32,7 @@ class Settings:
     warm_iterations: int = 40  # cap for later frames of a video, warm-started from the previous result
     # A warm frame stops once its picture losses are within this fraction of the shot's converged cold frame
     # (optimize.stopping.Goal); None spends the whole warm budget. Chosen by measurement (RESULTS.md).
-    warm_margin: float | None = 0.05
+    warm_margin: float | None = 0.1
     warm_min_iterations: int = 1
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0

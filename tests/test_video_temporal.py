@@ -1,5 +1,6 @@
 """Temporal coupling in the pipeline: scene cuts split the plan; flow mode flickers less on a real clip."""
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -56,3 +57,25 @@ def test_flow_mode_flickers_less_than_independent_frames(tmp_path):
         assert report.done == 6 and not report.failed
         results[mode] = metrics.evaluate_videos(SAMPLES / "city.mp4", out, max_frames=6)["ewarp_output"]
     assert results["flow"] < 0.7 * results["none"], results
+
+
+@pytest.mark.weights
+@pytest.mark.slow
+def test_warm_frames_stop_once_as_good_as_the_shots_first_frame(tmp_path):
+    """With a goal, warm frames stop well before their cap; the goal is kept in the work dir for a resume."""
+    base = Settings(size=96, iterations=30, warm_iterations=30, max_frames=5, quiet=True, keep_frames=True)
+    styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())
+    stylizer = engine.Stylizer(base, styles)
+    warm = {}
+    for margin in (0.05, None):
+        settings = base.replace(warm_margin=margin)
+        stylizer.settings = settings
+        out = tmp_path / f"{margin}.mp4"
+        report = pipeline.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
+                              stylizer_factory=lambda: stylizer)
+        assert report.done == 5 and not report.failed
+        warm[margin] = report.iterations[1:]
+        goals = json.loads((tmp_path / f".{out.name}.work" / "goals.json").read_text())
+        assert set(goals) == {"0"} and goals["0"]["style"] > 0
+    assert np.mean(warm[0.05]) <= 0.5 * base.warm_iterations, warm
+    assert np.mean(warm[0.05]) < np.mean(warm[None]), warm

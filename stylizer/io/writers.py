@@ -102,8 +102,10 @@ def _reason(exc: OSError) -> str:
 # --------------------------------------------------------------------------------------------- images
 
 def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
-               format: str | None = None, quality: int = 95, comment: str | None = None) -> None:
+               format: str | None = None, quality: int = 95, comment: str | None = None,
+               png_level: int = 6) -> None:
     """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise.
+    ``png_level`` is zlib's effort for PNG (lossless at every level).
 
     `comment` is stored where the format has a place for it (PNG text chunk, JPEG comment) and read back
     by readers.read_comment; other formats drop it.
@@ -112,6 +114,8 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
     fmt = _image_format(path, format)
     image = _to_pil(rgb, alpha if fmt in _ALPHA_FORMATS else None)
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    if fmt == "PNG":
+        options["compress_level"] = png_level
     if comment is not None and fmt == "JPEG":
         options["comment"] = comment
     elif comment is not None and fmt == "PNG":

@@ -82,9 +82,22 @@ def _host(value) -> float:
     return float(ops.convert_to_numpy(value))
 
 
-def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=None) -> Result:
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise NumericalError("the loss or its gradient became NaN or infinite")
+    return value
+
+
+def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=None, memory=None) -> Result:
     """Minimise from ``x0`` (H, W, 3) until ``rule`` says stop. ``value_and_grad`` returns backend tensors
-    (``compute.make_value_and_grad(on_device=True)``)."""
+    (``compute.make_value_and_grad(on_device=True)``).
+
+    ``memory`` is the curvature history of an earlier run on images of this shape (``Result.memory``): a
+    warm frame's objective differs from the previous frame's only by the content moving a little, so its
+    curvature pairs give full-length quasi-Newton steps from the first iteration, where a fresh memory
+    starts with steps of one grey level and needs several iterations to learn the scale. Pairs that do not
+    fit the new objective are dropped by the usual safeguards (a non-descent direction or a failed line
+    search clears the memory)."""
     direction = _compiled("direction", _direction)
     trial = _compiled("trial", _trial)
     push = _compiled("push", _push)
@@ -101,20 +114,17 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
         return _host(loss), grad, parts
 
     f, g, parts = evaluate(x)
-    if not math.isfinite(f):
-        raise NumericalError("the loss or its gradient became NaN or infinite")
+    _finite(f)
     empty = lambda: (ops.zeros((MEMORY, n)), ops.zeros((MEMORY, n)), ops.zeros((MEMORY,)))  # noqa: E731
-    s_hist, y_hist, rho = empty()
-    pairs = 0  # curvature pairs held; with none, the first step is scaled by hand
+    s_hist, y_hist, rho, pairs = memory if memory is not None and memory[0].shape[1] == n else (*empty(), 0)
+    # pairs: curvature pairs held; with none, the first step is scaled by hand
     restarted = False  # the gradient was evaluated afresh after a failed line search
     history: list[float] = []
     host_parts = dict(zip(PART_NAMES, map(float, ops.convert_to_numpy(parts))))
     stop = rule.check(history, host_parts) if rule.min_iterations == 0 else None
     while stop is None:
         d, slope, largest = direction(x, g, s_hist, y_hist, rho)
-        slope = _host(slope)
-        if not math.isfinite(slope):
-            raise NumericalError("the loss or its gradient became NaN or infinite")
+        slope = _finite(_host(slope))
         if slope >= 0 and pairs:  # not a descent direction: forget the curvature, follow the gradient
             s_hist, y_hist, rho = empty()
             pairs = 0
@@ -125,14 +135,18 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
         # A fresh memory's first step moves the largest component by one grey level; the losses are means,
         # so the raw gradient's scale says nothing about a good step.
         step = 1.0 if pairs else 1.0 / max(_host(largest), 1e-12)
+        finite = False
         for _ in range(MAX_HALVINGS):
             # The step goes in as a tensor: a Python float would be traced anew for every value.
             x_new, decrease = trial(x, d, ops.convert_to_tensor(step, "float32"), g)
             f_new, g_new, parts_new = evaluate(x_new)
+            finite = finite or math.isfinite(f_new)
             if math.isfinite(f_new) and f_new <= f + ARMIJO * _host(decrease):
                 break
-            step *= 0.5
+            step *= 0.5  # an overshoot into NaN is only a step too long
         else:
+            if not finite:  # NaN however short the step: the objective itself is broken
+                _finite(float("nan"))
             # No step lowered the loss. First forget the curvature (no re-evaluation needed); if even the
             # gradient step fails, evaluate the gradient here afresh once, as a restarted L-BFGS-B would.
             if pairs:
@@ -140,6 +154,7 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
                 pairs = 0
             elif not restarted:
                 f, g, parts = evaluate(x)
+                _finite(f)
                 restarted = True
             else:
                 stop = "stalled"
@@ -163,4 +178,5 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
         evaluations=evaluations,
         stop=stop,
         history=history,
+        memory=(s_hist, y_hist, rho, pairs),
     )

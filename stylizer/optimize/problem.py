@@ -36,3 +36,6 @@ class Result:
     # "stalled" (no step lowered the loss, even after a restart)
     stop: str
     history: list[float] = field(default_factory=list)
+    # evaluations counted in full-size equivalents (coarse-to-fine levels cost by their share of the pixels)
+    work: float | None = None
+    memory: tuple | None = None  # the optimiser's curvature history, to carry into the next frame
