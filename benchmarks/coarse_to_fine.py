@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--style", type=Path, default=ROOT / "samples/starry_night.jpg")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=100)
-    ap.add_argument("--schedules", nargs="+", default=["1.0:0.3"])
+    ap.add_argument("--schedules", nargs="+", default=["0.5:0.8"])
     args = ap.parse_args()
 
     from stylizer import engine
