@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stylizer import engine, losses
+from stylizer import engine
 from stylizer.io.readers import load_image
 from stylizer.settings import Settings
 
@@ -47,10 +47,10 @@ def main() -> None:
         for weight in args.weights:
             s = Settings(size=args.size, style_weight=weight)
             st = engine.Stylizer(s, styles)
-            target = losses.content_target(st.extractor, content, s.content_layer)
+            target = st.content_target(content)
             start_style = st.loss_parts(content, content)["style"]
             result = st.stylize(content, args.iterations)
-            feats = losses.content_target(st.extractor, result.image, s.content_layer)
+            feats = st.content_target(result.image)
             rel = float(np.linalg.norm(feats - target) / np.linalg.norm(target))
             fall = start_style / max(result.parts["style"], 1e-12)
             print(f"{photo.name + ' / ' + painting.name:40s} {weight:8.0e} {rel:11.3f} {fall:10.1f}", flush=True)

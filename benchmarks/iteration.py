@@ -68,10 +68,12 @@ def matmul_peak(dtype: str, n: int = 2048, repeat: int = 5) -> float:
 
 
 def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int, xla: bool) -> dict:
-    from stylizer import engine
+    from stylizer import compute, engine
     from stylizer.io.readers import load_image
     from stylizer.optimize import FrameTargets, StopRule, lbfgs, lbfgsb_scipy
     from stylizer.settings import Settings
+
+    compute.keep_freed_memory()  # as the command line does
 
     settings = Settings(size=size, precision=precision)
     styles = engine.load_styles([ROOT / "samples/starry_night.jpg"], ())
