@@ -118,13 +118,13 @@ class Stylizer:
         self.settings = settings
         self.jit_compile = jit_compile
         params = params if params is not None else weights.load_weights(settings.weights, **({"log": log} if log else {}))
-        precision = compute.resolve_precision(settings.precision)
-        policy = "mixed_bfloat16" if precision == "bfloat16" else "float32"
+        resolved = settings.resolved()  # the same choice of precision and optimiser as the resume hash's
+        policy = "mixed_bfloat16" if resolved.precision == "bfloat16" else "float32"
         self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
         self._content_features = compute.make_forward(
             keras.Model(self.extractor.inputs, self.extractor.get_layer(settings.content_layer).output))
         self.styles = styles
-        self.optimizer = compute.resolve_optimizer(settings.optimizer)
+        self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
         self._objectives: dict[int, compute.ValueAndGrad] = {}
 

@@ -94,7 +94,7 @@ def _optimise(stylizer: Stylizer, progress: Progress, content, iterations, label
             if attempt == 1:
                 raise
             progress.write(f"{label}: loss became NaN/inf; retrying from the content image")
-            kwargs = {"init": "content"}  # cold: coarse-to-fine with the full budget
+            kwargs = {"init": "content"}  # a cold start (coarse-to-fine) within this frame's budget
         finally:
             if bar is not None:
                 bar.close()
