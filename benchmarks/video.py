@@ -1,6 +1,6 @@
 """Video: flicker, style and speed of the three temporal modes.
 
-Part 1 runs the whole pipeline on the sample clip once per mode (--temporal flow / warm / none) and prints,
+Part 1 runs the whole driver on the sample clip once per mode (--temporal flow / warm / none) and prints,
 side by side: E_warp (Lai et al. 2018, flow on the input frames, occlusion-masked) of the output and of the
 input itself (the floor), the mean per-frame style and content losses, seconds per frame for the first and
 for later frames, and iterations per frame.
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stylizer import engine, metrics, pipeline
+from stylizer import driver, engine, metrics
 from stylizer.evaluation import frame_losses
 from stylizer.settings import Settings
 
@@ -39,7 +39,7 @@ def modes(settings: Settings, stylizer_for, frames: int, temporal_weights: list[
             s = s.replace(temporal_weight=weight)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "out.mp4"
-            report = pipeline.run(s, CLIP, [STYLE], out, stylizer_factory=lambda: stylizer_for(s))
+            report = driver.run(s, CLIP, [STYLE], out, stylizer_factory=lambda: stylizer_for(s))
             flicker = metrics.evaluate_videos(CLIP, out, max_frames=frames)
             lossy = frame_losses(CLIP, out, [STYLE], s)
         first, warm = report.seconds[0], statistics.median(report.seconds[1:])

@@ -1,4 +1,4 @@
-"""Command line: parses arguments into a Settings and hands over to the pipeline. Nothing else lives here."""
+"""Command line: parses arguments into a Settings and hands over to the driver. Nothing else lives here."""
 
 from __future__ import annotations
 
@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--force", "--overwrite", action="store_true", dest="force",
                    help="start over, replacing earlier results")
     o.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    o.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("STYLIZER_EXECUTOR") or "local",
+                   help="local: this process (default); ray: actors on the Ray cluster named by RAY_ADDRESS, "
+                        "or on a local Ray (also STYLIZER_EXECUTOR=ray)")
+    o.add_argument("--workers", type=int, help="Ray actors (default: one per GPU, else one per node)")
+    o.add_argument("--chunk", type=int, metavar="FRAMES",
+                   help="split shots longer than this into chunks that run in parallel "
+                        "(default: 48 with several workers, none otherwise)")
     o.add_argument("--weights", help="VGG16 weights file (.npz, Keras .h5 or .onnx)")
     o.add_argument("--fetch-weights", action="store_true", help="obtain and verify the weights, then exit")
     o.add_argument("--evaluate", nargs=2, type=Path, metavar=("INPUT", "OUTPUT"),
@@ -113,7 +120,8 @@ def settings_from_args(args: argparse.Namespace):
         frames = -(-(args.end - start) // every)
         values["max_frames"] = min(frames, values.get("max_frames") or frames)
     settings = Settings(**values, device=args.device, quiet=args.quiet, recursive=args.recursive,
-                        keep_frames=args.keep_frames, force=args.force, debug=args.debug, weights=args.weights)
+                        keep_frames=args.keep_frames, force=args.force, debug=args.debug, weights=args.weights,
+                        executor=args.executor, workers=args.workers, chunk=args.chunk)
     settings.validate()
     return settings
 
@@ -133,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     with native_stderr_silenced(not args.debug):
         import stylizer.compute  # noqa: F401  (imports the backend, which prints C++ notices)
     from stylizer.errors import StylizerError
-    from stylizer.pipeline import Interrupted
+    from stylizer.driver import Interrupted
 
     try:
         return _dispatch(parser, args)
@@ -178,13 +186,13 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if not style.exists():
             raise UsageError(f"style image not found: {style}")
     settings = settings_from_args(args)
-    from stylizer import compute, pipeline
+    from stylizer import compute, driver
 
     backend = compute.configure_device(settings.device, settings.debug)
     if not settings.quiet:
         print(f"stylize-video: {args.input} in the style of {', '.join(map(str, args.styles))} ({backend})",
               file=sys.stderr)
-    report = pipeline.run(settings, args.input, args.styles, args.output)
+    report = driver.run(settings, args.input, args.styles, args.output)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     for source, reason in report.failed:

@@ -42,18 +42,23 @@ def keep_freed_memory() -> None:
     mallopt(m_trim_threshold, 2**30)
 
 
-def configure_device(device: str, debug: bool = False) -> str:
-    """Apply --device before the backend initialises; return a short description of what runs."""
+def configure_device(device: str, debug: bool = False, threads: int | None = None) -> str:
+    """Apply --device (and, for a worker given part of a machine, its CPU thread count) before the backend
+    initialises; return a short description of what runs."""
     keep_freed_memory()
     with native_stderr_silenced(not debug):
-        return _configure_device(device)
+        return _configure_device(device, threads)
 
 
-def _configure_device(device: str) -> str:
+def _configure_device(device: str, threads: int | None = None) -> str:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
+        if threads:
+            # Two workers on one machine would otherwise each start a thread per core and fight for them.
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
         if device == "cpu":
             tf.config.set_visible_devices([], "GPU")
         gpus = tf.config.list_physical_devices("GPU") if device != "cpu" else []
@@ -64,7 +69,7 @@ def _configure_device(device: str) -> str:
         for gpu in gpus:
             # Allocate as needed so a failed large size can report the size that fits instead of crashing.
             tf.config.experimental.set_memory_growth(gpu, True)
-        return f"tensorflow on {'GPU' if gpus else f'CPU ({os.cpu_count()} threads)'}"
+        return f"tensorflow on {'GPU' if gpus else f'CPU ({threads or os.cpu_count()} threads)'}"
     if backend == "jax":
         import jax
 

@@ -239,10 +239,12 @@ class Stylizer:
         parts = self.value_and_grad(image.shape[:2])(image[None].astype(np.float32), *args)[2]
         return dict(zip(losses.PART_NAMES, map(float, keras.ops.convert_to_numpy(parts))))
 
-    def finish(self, result: np.ndarray, original: np.ndarray) -> np.ndarray:
-        """Working-size result -> uint8 at the original size, with the content's colours if asked."""
-        h, w = original.shape[:2]
-        out = resize(result, h, w)
-        if self.settings.preserve_colors:
-            out = preserve_colors(out, original)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def finish(result: np.ndarray, original: np.ndarray, keep_colors: bool) -> np.ndarray:
+    """Working-size result -> uint8 at the original's size, with the original's colours if asked."""
+    h, w = original.shape[:2]
+    out = resize(result.astype(np.float32), h, w)
+    if keep_colors:
+        out = preserve_colors(out, original)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -63,6 +63,11 @@ class Settings:
 
     # --- what only changes how the run goes (not hashed) ---
     device: str = "auto"
+    executor: str = "local"  # "local" (this process) or "ray" (executors/ray.py); STYLIZER_EXECUTOR sets it too
+    workers: int | None = None  # Ray actors; None: one per GPU, else one per node
+    # Frames per chunk of a long shot; None: chunks only when the executor has several workers. A resumed
+    # run keeps the segments of its first run (the plan in the work dir), so this is not hashed.
+    chunk: int | None = None
     quiet: bool = False
     recursive: bool = False
     keep_frames: bool = False
@@ -103,6 +108,14 @@ class Settings:
             raise UsageError("--warm-margin must be at least 0 (or 'off')")
         if self.warm_min_iterations < 0:
             raise UsageError("--warm-min-iterations must be at least 0")
+        from stylizer.executors import EXECUTORS
+
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"unknown executor '{self.executor}' (choose from {', '.join(EXECUTORS)})")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        if self.chunk is not None and self.chunk < 2:
+            raise UsageError("--chunk must be at least 2 frames")
         if self.every < 1:
             raise UsageError("--every must be at least 1")
         if self.start < 0:

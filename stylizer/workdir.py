@@ -1,7 +1,9 @@
-"""The work directory of a run: manifest (settings hash), lock, finished frames written atomically.
+"""The work directory of a run: manifest (settings hash), lock, plan, finished frames written atomically.
 
 A finished frame is a file that exists: frames are written under a temporary name and renamed, so a run
 killed at any moment leaves only complete frames behind, and re-running continues after the last one.
+Frames are kept at working size (the optimiser's own output, a few hundred KB at the default size whatever
+the video's resolution) and enlarged to the output size only when the video is assembled.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import fcntl
 import json
 import shutil
 import time
+from math import prod
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +68,29 @@ class WorkDir:
 
     def frame_path(self, index: int) -> Path:
         return self.frames / f"{index:06d}.png"
+
+    def partial_path(self, index: int, role: str) -> Path:
+        """One chunk's version of a frame two chunks make (driver.py cross-fades them); ``role`` names which."""
+        return self.frames / "fades" / f"{index:06d}.{role}.png"
+
+    def save_partial(self, index: int, role: str, rgb: np.ndarray) -> None:
+        save_image(self.partial_path(index, role), rgb, png_level=1)
+
+    def load_path(self, path: Path) -> np.ndarray:
+        return load_image(path).rgb
+
+    def check_space(self, frames: int, shape: tuple[int, int], size: int) -> None:
+        """Stop before the run rather than when the disk fills: frames still to make, at their raw size
+        (stylised frames barely compress), against the free space."""
+        needed = frames * prod(shape) * 3
+        try:
+            free = shutil.disk_usage(self.path).free
+        except OSError:
+            return
+        if needed > free:
+            raise OutputError(f"the {frames} frames still to make need about {needed / 2**20:.0f} MiB in "
+                              f"{self.path} and {free / 2**20:.0f} MiB is free: free some space, or use a "
+                              f"smaller --size than {size}")
 
     def finished(self) -> set[int]:
         return {int(p.stem) for p in self.frames.glob("[0-9]*.png") if p.stem.isdigit()}

@@ -31,7 +31,7 @@ from conftest import (
     wait_for,
 )
 from conftest_media import make_audio, make_vfr_video, make_video, truncate
-from stylizer import pipeline
+from stylizer import driver as pipeline
 from stylizer.engine import Stylizer, load_styles
 from stylizer.settings import Settings
 

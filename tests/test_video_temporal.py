@@ -1,4 +1,4 @@
-"""Temporal coupling in the pipeline: scene cuts split the plan; flow mode flickers less on a real clip."""
+"""Temporal coupling in the driver: scene cuts split the plan; flow mode flickers less on a real clip."""
 
 import json
 from fractions import Fraction
@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylizer import engine, metrics, pipeline
+from stylizer import driver, engine, metrics
+from stylizer.plan import plan_video
 from stylizer.io.readers import load_image
 from stylizer.io.writers import assemble_video
 from stylizer.settings import Settings
@@ -25,14 +26,14 @@ def test_a_hard_cut_ends_a_segment(tmp_path):
     clip = tmp_path / "two_shots.mp4"
     frames = _shot(SAMPLES / "chelsea.jpg", 5, 3) + _shot(SAMPLES / "photos/coffee.jpg", 4, 2)
     assemble_video(iter(frames), clip, Fraction(12), (160, 120))
-    plan = pipeline.plan_video(clip, Settings(), quiet=True)
+    plan = plan_video(clip, Settings(), quiet=True)
     assert plan.frames == 9
     assert plan.cuts == [5]
-    assert [(s.start, s.stop) for s in plan.segments] == [(0, 5), (5, 9)]
+    assert [(s.first, s.stop) for s in plan.segments] == [(0, 5), (5, 9)]
 
 
 def test_no_cut_is_found_in_camera_motion():
-    plan = pipeline.plan_video(SAMPLES / "city.mp4", Settings(), quiet=True)
+    plan = plan_video(SAMPLES / "city.mp4", Settings(), quiet=True)
     assert plan.frames == 30 and plan.cuts == []
 
 
@@ -52,7 +53,7 @@ def test_flow_mode_flickers_less_than_independent_frames(tmp_path):
     for mode in ("flow", "none"):
         settings = base.replace(temporal=mode)
         out = tmp_path / f"{mode}.mp4"
-        report = pipeline.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
+        report = driver.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
                               stylizer_factory=factory(settings))
         assert report.done == 6 and not report.failed
         results[mode] = metrics.evaluate_videos(SAMPLES / "city.mp4", out, max_frames=6)["ewarp_output"]
@@ -71,7 +72,7 @@ def test_warm_frames_stop_once_as_good_as_the_shots_first_frame(tmp_path):
         settings = base.replace(warm_margin=margin)
         stylizer.settings = settings
         out = tmp_path / f"{margin}.mp4"
-        report = pipeline.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
+        report = driver.run(settings, SAMPLES / "city.mp4", [SAMPLES / "starry_night.jpg"], out,
                               stylizer_factory=lambda: stylizer)
         assert report.done == 5 and not report.failed
         warm[margin] = report.iterations[1:]

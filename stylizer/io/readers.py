@@ -106,8 +106,12 @@ def count_frames(path: Path) -> int:
     return int(counts[-1])
 
 
-def iter_video_frames(path: Path, start: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None = None
+                      ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame_index, HxWx3 uint8 RGB) at the nominal constant rate, one frame in memory at a time.
+
+    ``size`` (width, height) scales inside ffmpeg (area averaging), so a scan at thumbnail size neither
+    converts nor pipes full-size frames.
 
     Frames before `start` are decoded but dropped inside ffmpeg (no RGB conversion, no pipe traffic):
     seeking by timestamp instead would not reproduce the same frame indices as a full decode.
@@ -120,7 +124,8 @@ def iter_video_frames(path: Path, start: int = 0) -> Iterator[tuple[int, np.ndar
     if start:
         filters.append(f"trim=start_frame={start}")
     # A mid-stream resolution change would otherwise shift every later frame in the raw pipe.
-    filters.append(f"scale={info.width}:{info.height}")
+    width, height = size or (info.width, info.height)
+    filters.append(f"scale={width}:{height}" + (":flags=area" if size else ""))
     proc = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", ffmpeg_input(path),
          "-map", _VIDEO_MAP, "-vf", ",".join(filters), "-fps_mode", "passthrough",
@@ -130,7 +135,7 @@ def iter_video_frames(path: Path, start: int = 0) -> Iterator[tuple[int, np.ndar
     stderr = StderrTail(proc.stderr)
     index = start
     try:
-        while (frame := _read_frame(proc.stdout, info.height, info.width)) is not None:
+        while (frame := _read_frame(proc.stdout, height, width)) is not None:
             yield index, frame
             index += 1
         returncode = proc.wait()

@@ -1,0 +1,471 @@
+"""The driver: runs a plan through an executor, and owns everything durable.
+
+    input -> plan (plan.py) -> tasks: segment specs and their frames, each frame decoded once
+          -> executor (executors/) -> outcomes, in completion order
+          -> work directory / output files, failures, goals, report, progress  (only here)
+
+Workers return results and never write: a killed run resumes from what this module recorded, whatever
+executor made it.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from stylizer.engine import Styles, check_size, finish, resize, working_shape
+from stylizer.errors import InputError, OutputError, UsageError
+from stylizer.executors import Task, make_executor
+from stylizer.io import readers, writers
+from stylizer.plan import CHUNK, Span, VideoPlan, plan_video, selected_frames
+from stylizer.segment import FrameOutcome, SegmentSpec
+from stylizer.settings import Settings
+from stylizer.workdir import WorkDir, lock_only, read_json, write_json
+
+
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM. A BaseException, like KeyboardInterrupt, so that no `except Exception` (an image
+    decoder's, a library's) can turn the signal into a failed item and carry on."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class Report:
+    output: Path
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def add(self, outcome: FrameOutcome) -> None:
+        self.iterations.append(outcome.iterations)
+        self.seconds.append(outcome.seconds)
+
+    def summary(self) -> str:
+        wall = time.time() - self.started
+        line = f"done {self.done}, skipped {self.skipped} (already finished), failed {len(self.failed)}"
+        line += f" | wall {wall:.1f} s"
+        if self.seconds:
+            line += f" | mean {np.mean(self.iterations):.1f} iterations, {np.mean(self.seconds):.2f} s per item"
+        return line + f" | output: {self.output}"
+
+
+class Progress:
+    """tqdm bars: items (ETA, s/item) and, unless quiet, the iterations of the item in flight."""
+
+    def __init__(self, total: int, unit: str, quiet: bool):
+        self.quiet = quiet
+        self.items = tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None if not quiet else True)
+
+    def iterations(self, total: int, label: str):
+        if self.quiet:
+            return None
+        return tqdm(total=total, desc=label, unit="it", leave=False, dynamic_ncols=True, position=1, disable=None)
+
+    def write(self, message: str) -> None:
+        tqdm.write(message)
+
+    def close(self) -> None:
+        self.items.close()
+
+
+class _Lazy:
+    """The executor, started only when the first task exists: a finished run loads no network, starts no Ray."""
+
+    def __init__(self, settings: Settings, styles: Styles, factory, progress: Progress):
+        self.args = settings.executor, settings, styles, factory, progress.iterations, settings.workers
+        self.executor = None
+
+    def get(self):
+        if self.executor is None:
+            self.executor = make_executor(*self.args)
+        return self.executor
+
+    def run(self, tasks: Iterator[Task]):
+        first = next(tasks, None)
+        if first is None:
+            return iter(())
+
+        def chained():
+            yield first
+            yield from tasks
+
+        return self.get().run(chained())
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.close()
+            self.executor = None
+
+
+def _write_failures(report: Report, path: Path) -> None:
+    if report.failed:
+        lines = "".join(f"{source}: {reason}\n" for source, reason in report.failed)
+        writers.atomic_write_bytes(path, lines.encode())
+    elif path.exists():
+        path.unlink()
+
+
+# ----------------------------------------------------------------------------------------------- folders
+
+def default_output(path: Path, kind: str) -> Path:
+    if path.name in ("", ".", ".."):
+        path = path.resolve()  # "." or ".." has no name to derive "<name>_stylized" from
+    if kind == "folder":
+        return path.with_name(path.name + "_stylized")
+    suffix = ".mp4" if kind == "video" else path.suffix
+    return path.with_name(f"{path.stem}.stylized{suffix}")
+
+
+def _target_path(source: Path, root: Path, out: Path, fmt: str | None) -> Path:
+    target = out / source.relative_to(root)
+    if fmt:
+        target = target.with_suffix("." + fmt.lower().replace("jpeg", "jpg"))
+    return target
+
+
+def run_images(settings: Settings, sources: list[Path], root: Path | None, out: Path, styles: Styles,
+               stylizer_factory) -> Report:
+    """Independent images (a folder, or one image): each a one-frame segment; each output written atomically
+    as it arrives; finished ones skipped."""
+    report = Report(out)
+    single = root is None
+    # A folder keeps its settings hash and lock in out/.stylizer; a single image only needs a lock, held in
+    # a work dir beside it for the run: its output records the settings (see `tag`).
+    digest = settings.pixel_hash(styles.digest)
+    tag = f"stylizer {digest}"  # stored in each output, so that a finished single image is recognised
+    work = lock_only(out.parent / f".{out.name}.work" if single else out / ".stylizer")
+    progress = Progress(len(sources), "img", settings.quiet)
+    executor = _Lazy(settings, styles, stylizer_factory, progress)
+    try:
+        # Left by a run killed while writing (safe to remove: we hold the lock).
+        if single:
+            writers.remove_stale_temps(out.parent, out)
+        else:
+            writers.remove_stale_temps(out, recursive=True)
+        if single and out.exists() and not settings.force and readers.read_comment(out) != tag:
+            raise OutputError(f"{out} already exists and is not a result of these settings: "
+                              "use --force to replace it")
+        if not single:
+            manifest = work.path / "manifest.json"
+            previous = read_json(manifest).get("settings")
+            if previous not in (None, digest) and not settings.force:
+                raise OutputError(f"{out} holds results made with other settings: use the same options to "
+                                  "resume, or --force to start over")
+            write_json(manifest, {"settings": digest})
+
+        def failed(source: Path, reason: str) -> None:
+            report.failed.append((str(source), reason))
+            progress.write(f"failed: {reason}")
+            progress.items.update(1)
+
+        def tasks() -> Iterator[Task]:
+            for source in sources:
+                target = out if single else _target_path(source, root, out, settings.format)
+                if target.exists() and not settings.force:
+                    report.skipped += 1
+                    progress.items.update(1)
+                    continue
+                try:
+                    image = readers.load_image(source)
+                    h, w = working_shape(*image.rgb.shape[:2], settings.size)
+                    check_size(h, w, f"{source}")
+                except InputError as exc:
+                    if single:
+                        raise  # the one input is unusable: a user error, like an unreadable video
+                    failed(source, str(exc))
+                    continue
+                spec = SegmentSpec(source.name, 0, 1, frozenset({0}), video=False)
+                yield Task(spec, [(0, resize(image.rgb, h, w))], (source, target, image))
+
+        for task, outcome in executor.run(tasks()):
+            source, target, image = task.context
+            if outcome.failed:
+                failed(source, f"{source}: {outcome.failed}")
+                continue
+            rgb = finish(outcome.image, image.rgb, settings.preserve_colors)
+            fmt = settings.format or (None if single else image.format)
+            writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag)
+            report.done += 1
+            report.add(outcome)
+            progress.items.update(1)
+    finally:
+        executor.close()
+        progress.close()
+        if single:
+            work.remove()
+        else:
+            work.close()
+    _write_failures(report, out.parent / f"{out.name}.failures.txt" if single else out / "failures.txt")
+    return report
+
+
+# ------------------------------------------------------------------------------------------------- video
+
+class SharedDecode:
+    """One sequential decode of the video at working size, handed out to segments in plan order. Chunks
+    overlap (a chunk's fade-in repeats the frames before it), so the last ``lookback`` frames are kept."""
+
+    def __init__(self, source: Path, settings: Settings, first: int, shape: tuple[int, int], lookback: int):
+        self.frames = selected_frames(source, settings, first=first)
+        self.shape = shape
+        self.recent: collections.deque = collections.deque(maxlen=max(1, lookback))
+        self.decoded = 0
+
+    def take(self, first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+        for j, content in self.recent:
+            if first <= j < stop:
+                yield j, content
+        last = self.recent[-1][0] if self.recent else -1
+        if last + 1 >= stop:
+            return
+        for j, frame in self.frames:
+            self.decoded += 1
+            content = resize(frame, *self.shape)
+            self.recent.append((j, content))
+            if j >= first:
+                yield j, content
+            if j + 1 >= stop:
+                return
+        raise InputError(f"the video ended before frame {stop - 1}: it decodes differently than when scanned")
+
+
+@dataclass
+class _Shot:
+    """The driver's bookkeeping for one segment of a video."""
+
+    span: Span
+    roles: dict[int, str]  # frame -> "own", "fade-in" (this chunk's version) or "fade-out" (the chunk before's)
+
+
+def _roles(plan: VideoPlan) -> list[_Shot]:
+    fades = plan.fades()
+    shots = []
+    for span in plan.segments:
+        roles = {}
+        for j in range(span.first, span.stop):
+            roles[j] = "fade-in" if j < span.owned else "fade-out" if j in fades else "own"
+        shots.append(_Shot(span, roles))
+    return shots
+
+
+def run_video(settings: Settings, source: Path, out: Path, styles: Styles, stylizer_factory) -> Report:
+    report = Report(out)
+    work = WorkDir(out.parent / f".{out.name}.work")
+    # The source's identity is part of the hash: frames of another clip never mix in.
+    stat = source.stat()
+    digest = settings.pixel_hash(styles.digest, str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns))
+    tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
+    if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
+        if readers.read_comment(out) != tag:
+            raise OutputError(f"{out} already exists and is not a result of these settings: "
+                              "use --force to replace it")
+        report.skipped = 1
+        report.notes.append(f"{out} is already finished")
+        return report
+    kept = work.open(digest, source, settings.force)  # the lock, before any scan
+    progress = Progress(0, "fr", settings.quiet)
+    executor = _Lazy(settings, styles, stylizer_factory, progress)
+    try:
+        writers.remove_stale_temps(out.parent, out)  # left by a run killed while encoding or saving a frame
+        writers.remove_stale_temps(work.frames, recursive=True)
+        cached = read_json(work.path / "plan.json")
+        chunk = settings.chunk
+        if not cached and chunk is None and settings.executor != "local" and executor.get().workers > 1:
+            chunk = CHUNK  # long shots in chunks only where several workers can share them
+        plan = plan_video(source, settings, settings.quiet, chunk=chunk, cached=cached or None)
+        write_json(work.path / "plan.json", plan.to_json())
+        info = plan.info
+        if plan.cuts:
+            report.notes.append(f"scene cuts at frames {', '.join(map(str, plan.cuts))}: each shot starts cold")
+        if info.frame_count and plan.frames < -(-(info.frame_count - settings.start) // settings.every) \
+                and settings.max_frames is None:
+            report.notes.append(f"{source}: only {plan.frames} frames decode (the container says {info.frame_count})")
+        shape = working_shape(info.height, info.width, settings.size)
+        check_size(*shape, f"the working size of {source}")
+
+        # Frames that failed (NaN, a lost worker) stand in unstylised; they are listed and made again.
+        failed = set(read_json(work.path / "failed.json").get("frames", []))
+        finished = work.finished() - failed
+        work.check_space(plan.frames - len(finished), shape, settings.size)
+        progress.items.reset(total=plan.frames)
+        progress.items.update(len(finished & set(range(plan.frames))))
+        report.skipped = len(finished)
+        if kept:
+            progress.write(f"resuming: {kept} finished frames kept in {work.path}")
+        # The converged cold frame's losses of each segment (by its first frame), which warm frames stop at;
+        # kept so that a resumed segment's warm frames stop where they would have.
+        goals = read_json(work.path / "goals.json")
+        fades = plan.fades()
+        shots = _roles(plan)
+
+        def made(shot: _Shot, j: int) -> bool:
+            if j in failed:
+                return False
+            return j in finished or (shot.roles[j] != "own" and work.partial_path(j, shot.roles[j]).is_file())
+
+        def version(shot: _Shot, j: int) -> np.ndarray:
+            role = shot.roles[j]
+            partial = work.partial_path(j, role)
+            return work.load_path(partial) if role != "own" and partial.is_file() else work.load(j)
+
+        def specs() -> Iterator[tuple[_Shot, SegmentSpec]]:
+            for shot in shots:
+                span = shot.span
+                pending = [j for j in range(span.first, span.stop) if not made(shot, j)]
+                if not pending:
+                    continue
+                first = max(span.first, pending[0] - 1)  # the finished frame before carries the chain
+                stop = pending[-1] + 1
+                saved = {j - 1: version(shot, j - 1) for j in pending
+                         if j - 1 >= first and j - 1 not in pending}
+                yield shot, SegmentSpec(f"frames {span.first}-{span.stop - 1}", first, stop, frozenset(pending),
+                                        saved, goals.get(str(span.first)))
+
+        todo = list(specs())
+        decode = SharedDecode(source, settings, todo[0][1].first if todo else 0, shape,
+                              max((s.owned - s.first for s in plan.segments), default=0) + 1)
+        tasks = (Task(spec, decode.take(spec.first, spec.stop), shot) for shot, spec in todo)
+        for task, outcome in executor.run(tasks):
+            _record(task.context, outcome, work, fades, failed, goals, source, settings, report, progress)
+        report.notes.extend(getattr(executor.executor, "notes", []))
+        executor.close()
+        progress.close()
+        _write_failures(report, out.with_name(out.name + ".failures.txt"))
+        _assemble(settings, source, out, plan, work, report, tag)
+    finally:
+        executor.close()
+        progress.close()
+        work.close()
+    if not settings.keep_frames and not report.failed:
+        work.remove()
+    return report
+
+
+def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, failed: set, goals: dict,
+            source: Path, settings: Settings, report: Report, progress: Progress) -> None:
+    """One frame made by a segment: into the work dir (a fade frame once both chunks' versions are in)."""
+    j = outcome.index
+    if outcome.failed:
+        report.failed.append((f"{source} frame {j}", outcome.failed))
+        failed.add(j)
+        write_json(work.path / "failed.json", {"frames": sorted(failed)})  # before the frame
+    if outcome.cold and not outcome.failed and settings.temporal != "none" and str(shot.span.first) not in goals:
+        goals[str(shot.span.first)] = outcome.parts  # before the frame, so that a resume finds it
+        write_json(work.path / "goals.json", goals)
+    role = shot.roles[j]
+    final = None
+    if role == "own":
+        final = outcome.image
+    else:
+        work.save_partial(j, role, outcome.image)
+        other = work.partial_path(j, "fade-out" if role == "fade-in" else "fade-in")
+        if other.is_file():
+            # Linear cross-fade: the later chunk's weight rises by 1/(n+1) a frame, the least change per frame.
+            start, length = fades[j]
+            t = (j - start + 1) / (length + 1)
+            later = outcome.image if role == "fade-in" else work.load_path(other)
+            earlier = work.load_path(other) if role == "fade-in" else outcome.image
+            final = np.rint((1 - t) * earlier.astype(np.float32) + t * later.astype(np.float32)).astype(np.uint8)
+    if final is not None:
+        work.save(j, final)
+        progress.items.update(1)
+        report.done += 1
+    if not outcome.failed and j in failed:
+        failed.discard(j)
+        write_json(work.path / "failed.json", {"frames": sorted(failed)})
+    if not outcome.failed:
+        report.add(outcome)
+
+
+def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,
+              tag: str | None = None) -> None:
+    missing = sorted(set(range(plan.frames)) - work.finished())
+    if missing:
+        raise OutputError(f"{len(missing)} frames are missing from {work.path} (first: {missing[0]}); re-run")
+    info = plan.info
+    size = writers.even_size(info.width, info.height)
+    if size != (info.width, info.height):
+        report.notes.append(f"output size {size[0]}x{size[1]} (rounded to even for yuv420p from "
+                            f"{info.width}x{info.height})")
+    audio = source if info.has_audio and settings.start == 0 else None
+    if info.has_audio and audio is None:
+        report.notes.append("audio not copied: --start shifts the picture against the sound")
+    fps = Fraction(info.fps) / settings.every
+    if settings.preserve_colors:
+        # The content's own colours at the output size: one more decode, in step with the finished frames.
+        frames = (finish(work.load(j), frame, True) for j, frame in selected_frames(source, settings))
+    else:
+        frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
+    writers.assemble_video(frames, out, fps, size, audio_from=audio, crf=settings.crf, codec=settings.codec,
+                           frame_count_hint=plan.frames, comment=tag)
+
+
+# -------------------------------------------------------------------------------------------- entry point
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(signum)
+
+
+def run(settings: Settings, input_path: Path, style_paths: list[Path], output: Path | None,
+        stylizer_factory=None) -> Report:
+    """Stylise a video, a folder or an image. SIGINT/SIGTERM stop it with every finished item kept."""
+    from stylizer.engine import Stylizer, load_styles
+
+    if not input_path.exists():
+        raise UsageError(f"input not found: {input_path}")
+    settings = settings.resolved()
+    kind = readers.detect_input_kind(input_path)
+    out = output or default_output(input_path, kind)
+    _check_output(input_path, out, kind)
+    if kind == "video":
+        writers.check_encoder(out, settings.codec, settings.crf)
+    styles = load_styles(style_paths, settings.style_weights)
+    factory = stylizer_factory or (lambda: Stylizer(settings, styles))
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if kind == "video":
+            return run_video(settings, input_path, out, styles, factory)
+        if kind == "folder":
+            images, skipped = readers.list_images(input_path, settings.recursive, exclude=[out])
+            if not images:
+                raise UsageError(f"no images in {input_path}" + (f" ({len(skipped)} other files)" if skipped else ""))
+            report = run_images(settings, images, input_path, out, styles, factory)
+            for path in skipped:
+                report.notes.append(f"skipped (not an image): {path}")
+            return report
+        return run_images(settings, [input_path], None, out, styles, factory)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_output(source: Path, out: Path, kind: str) -> None:
+    src, dst = source.resolve(), out.resolve()
+    if src == dst:
+        raise UsageError(f"the output {out} would overwrite the input")
+    if kind == "folder" and src.is_relative_to(dst):
+        raise UsageError(f"the output folder {out} contains the input folder")
+    if kind != "folder" and dst.is_dir():
+        raise UsageError(f"the output {out} is a folder; give a file name")
+    if kind == "video" and out.suffix.lower() not in readers.VIDEO_EXTENSIONS | {".gif"}:
+        # Checked now: ffmpeg would only refuse the name after every frame is done.
+        raise UsageError(f"the output {out} needs a video file extension such as .mp4")
+    if kind == "folder" and dst.exists() and not dst.is_dir():
+        raise UsageError(f"the output {out} exists and is not a folder")
+
+

@@ -1,0 +1,125 @@
+"""Input -> plan: which frames a video run has, where its shots cut, and how they split into segments.
+
+A segment is the unit of work: inside it frames depend on each other (each warm-started from the last),
+between segments nothing does. A shot is one segment, unless the executor has several workers: then a shot
+longer than a chunk is split, so that one long take still spreads across them. Each chunk after the first
+starts ``overlap`` frames early, cold, and those frames are cross-faded with the end of the chunk before
+(driver.py), so the cut between two independently started chunks is spread over the overlap instead of
+jumping in one frame.
+
+The plan is scanned once (at thumbnail size, scaled inside ffmpeg) and kept in the work directory: a resumed
+run reuses it instead of decoding the film again, and keeps the same segments even under another executor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from stylizer import temporal
+from stylizer.engine import working_shape
+from stylizer.errors import InputError
+from stylizer.io import readers
+from stylizer.settings import Settings
+
+SCAN_SIDE = 160  # longest side of the frames the scene-cut detector compares
+# Chunks of long shots, for executors with several workers. Chosen by measuring flicker (independent
+# Farneback flow) at chunk boundaries against inside chunks: benchmarks/chunks.py, RESULTS.md "Chunks".
+CHUNK = 48
+OVERLAP = 8
+
+
+@dataclass(frozen=True)
+class Span:
+    """Output frames [first, stop) of one segment; [first, owned) is its fade-in, shared with the chunk before."""
+
+    first: int
+    owned: int
+    stop: int
+
+    def __len__(self) -> int:
+        return self.stop - self.first
+
+
+@dataclass
+class VideoPlan:
+    info: readers.VideoInfo
+    frames: int  # output frames after --start/--every/--max-frames
+    cuts: list[int]  # output frame indices that start a new shot
+    segments: list[Span]
+
+    def to_json(self) -> dict:
+        return {"frames": self.frames, "cuts": self.cuts,
+                "segments": [[s.first, s.owned, s.stop] for s in self.segments]}
+
+    def fades(self) -> dict[int, tuple[int, int]]:
+        """{frame: (first frame of its fade, fade length)} for frames two chunks both make."""
+        out = {}
+        for span in self.segments:
+            for j in range(span.first, span.owned):
+                out[j] = (span.first, span.owned - span.first)
+        return out
+
+
+def selected_frames(path: Path, settings: Settings, size: tuple[int, int] | None = None, first: int = 0
+                    ) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (output index, frame) for the frames kept by --start, --every and --max-frames, from output
+    frame ``first`` on (the frames before it are dropped inside ffmpeg, never converted or piped)."""
+    for index, frame in readers.iter_video_frames(path, start=settings.start + first * settings.every, size=size):
+        offset = index - settings.start
+        if offset % settings.every:
+            continue
+        j = offset // settings.every
+        if settings.max_frames is not None and j >= settings.max_frames:
+            return
+        yield j, frame
+
+
+def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool) -> tuple[int, list[int]]:
+    """(frame count, cuts): one decoding pass at thumbnail size."""
+    h, w = working_shape(info.height, info.width, SCAN_SIDE)
+    cuts, previous, count = [], None, 0
+    bar = tqdm(total=info.frame_count, desc="scanning", unit="fr", leave=False, disable=True if quiet else None)
+    for j, small in selected_frames(path, settings, size=(w, h)):
+        if previous is not None and settings.temporal != "none" and temporal.is_scene_cut(previous, small):
+            cuts.append(j)
+        previous, count = small, j + 1
+        bar.update(1)
+    bar.close()
+    if count == 0:
+        raise InputError(f"{path}: no frames to process (check --start/--max-frames)")
+    return count, cuts
+
+
+def split(frames: int, cuts: list[int], chunk: int | None, overlap: int | None = None) -> list[Span]:
+    """Shots, and with ``chunk`` each shot longer than about 1.5 chunks cut into equal chunks that start
+    ``overlap`` frames early (default OVERLAP, at most a third of a chunk)."""
+    if overlap is None:
+        overlap = min(OVERLAP, max(1, (chunk or 0) // 3))
+    bounds = [0, *cuts, frames]
+    spans = []
+    for a, b in zip(bounds, bounds[1:]):
+        pieces = 1 if chunk is None else max(1, round((b - a) / chunk))
+        if pieces > 1 and (b - a) // pieces < 2 * overlap:
+            pieces = max(1, (b - a) // (2 * overlap))
+        edges = [a + round(i * (b - a) / pieces) for i in range(pieces + 1)]
+        for i, (start, stop) in enumerate(zip(edges, edges[1:])):
+            first = start if i == 0 else start - overlap
+            spans.append(Span(first, start, stop))
+    return spans
+
+
+def plan_video(path: Path, settings: Settings, quiet: bool, chunk: int | None = None,
+               cached: dict | None = None) -> VideoPlan:
+    """The plan of a video; ``cached`` (VideoPlan.to_json of an earlier run on the same input and settings)
+    is reused without decoding."""
+    info = readers.probe_video(path)
+    if cached and {"frames", "cuts", "segments"} <= cached.keys():
+        spans = [Span(*s) for s in cached["segments"]]
+        return VideoPlan(info, int(cached["frames"]), list(cached["cuts"]), spans)
+    frames, cuts = scan(path, info, settings, quiet)
+    return VideoPlan(info, frames, cuts, split(frames, cuts, chunk))

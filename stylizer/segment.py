@@ -1,0 +1,111 @@
+"""One segment, optimised: (spec, its frames, a stylizer) -> one outcome per frame. A pure function.
+
+It reads no files and writes none, and touches no state but the stylizer it is given: the driver decides
+what a segment must make and records what comes back, so the same function runs in this process (the local
+executor) or in a Ray actor on another machine. Frames arrive at working size, uint8; results leave at
+working size, uint8 (finishing to the output size happens once, when outputs are written).
+
+Inside a segment the first frame to make starts cold (coarse-to-fine) unless the frame before it is
+finished (``spec.saved``); every later frame starts from the previous result warped by optical flow, stops
+at the level of the segment's cold frame (``Goal``), and reuses its curvature memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from stylizer import temporal
+from stylizer.engine import Stylizer
+from stylizer.errors import NumericalError
+from stylizer.settings import Settings
+
+
+@dataclass(frozen=True)
+class SegmentSpec:
+    """What to make of the frames [first, stop) (an image is the one-frame segment [0, 1))."""
+
+    name: str  # for messages: "frames 120-167", or an image's path
+    first: int
+    stop: int
+    pending: frozenset[int]  # frames to make; the others are finished and only carry the chain
+    saved: dict[int, np.ndarray] = field(default_factory=dict)  # finished results a pending frame starts from
+    goal: dict[str, float] | None = None  # loss parts of the segment's cold frame, when it is finished
+    video: bool = True  # frames of one shot (warm starts, temporal loss) rather than a single image
+
+
+@dataclass
+class FrameOutcome:
+    index: int
+    image: np.ndarray  # working size, uint8; the unstylised content when the frame failed
+    iterations: int = 0
+    evaluations: int = 0
+    seconds: float = 0.0
+    stop: str | None = None
+    parts: dict[str, float] | None = None  # loss parts as the optimiser defines them
+    cold: bool = True
+    failed: str | None = None  # why the frame could not be made (NaN twice)
+
+
+ProgressFactory = Callable[[int, str], object]  # (iterations, label) -> a tqdm-like bar, or None
+
+
+def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iterations, label, **kwargs):
+    """NaN/inf in the loss is retried once from the content image, cold, within the same budget."""
+    for attempt in range(2):
+        bar = bar_for(iterations, label) if bar_for else None
+        try:
+            return stylizer.stylize(content, iterations, progress=bar, **kwargs)
+        except NumericalError:
+            if attempt == 1:
+                raise
+            kwargs = {"init": "content"}
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], stylizer: Stylizer,
+                settings: Settings, bar_for: ProgressFactory | None = None) -> Iterator[FrameOutcome]:
+    """Yield an outcome for each pending frame of ``spec``, in order, as soon as it is made.
+
+    ``frames`` yields (index, content) for every index in [spec.first, spec.stop) (finished ones included:
+    the optical flow to the next frame needs them)."""
+    prev_content = prev_result = memory = None
+    goal_parts = spec.goal
+    for j, frame in frames:
+        content = frame.astype(np.float32)
+        if j not in spec.pending:
+            saved = spec.saved.get(j)
+            prev_content, prev_result, memory = content, None if saved is None else saved.astype(np.float32), None
+            continue
+        started = time.time()
+        kwargs, iterations = {}, settings.cold_iterations
+        warm = spec.video and prev_result is not None and settings.temporal != "none"
+        if warm:
+            iterations = settings.warm_iterations
+            goal = stylizer.goal(goal_parts) if goal_parts else None
+            if settings.temporal == "flow":
+                pair = temporal.flow_between(prev_content, content)
+                warped = temporal.warm_start(prev_result, pair)
+                kwargs = {"init": warped, "temporal": warped, "mask": pair.mask, "goal": goal, "memory": memory}
+            else:
+                kwargs = {"init": prev_result, "goal": goal, "memory": memory}
+        label = f"frame {j}" if spec.video else spec.name
+        try:
+            result = _optimise(stylizer, bar_for, content, iterations, label, **kwargs)
+        except NumericalError as exc:
+            # The video keeps its length: the unstylised frame stands in (the driver lists it), and the
+            # chain goes on from it.
+            yield FrameOutcome(j, np.rint(content).astype(np.uint8), seconds=time.time() - started,
+                               cold=not warm, failed=str(exc))
+            prev_content, prev_result, memory = content, content, None
+            continue
+        if not warm and goal_parts is None:
+            goal_parts = result.parts
+        yield FrameOutcome(j, np.clip(np.rint(result.image), 0, 255).astype(np.uint8), result.iterations,
+                           result.evaluations, time.time() - started, result.stop, result.parts, cold=not warm)
+        prev_content, prev_result, memory = content, result.image, result.memory
