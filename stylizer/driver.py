@@ -274,8 +274,7 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         if readers.read_comment(out) != tag:
             raise OutputError(f"{out} already exists and is not a result of these settings: "
                               "use --force to replace it")
-        report.skipped = 1
-        report.notes.append(f"{out} is already finished")
+        report.skipped = readers.probe_video(out).frame_count or 1  # the container's count: no decode
         return report
     kept = work.open(digest, source, settings.force)  # the lock, before any scan
     progress = Progress(0, "fr", settings.quiet)

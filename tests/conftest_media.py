@@ -56,3 +56,25 @@ def truncate(path: Path, fraction: float) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * fraction)])
     return path
+
+
+def make_shots(path: Path, lengths: list[int], width: int = 96, height: int = 72, fps: int = 12) -> Path:
+    """A clip of hard cuts: shot k pans slowly (2 px a frame) across another of the repository's sample photos."""
+    from fractions import Fraction
+
+    import cv2
+
+    from stylizer.io.readers import load_image
+    from stylizer.io.writers import assemble_video
+
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    photos = [samples / "chelsea.jpg", samples / "photos" / "coffee.jpg", samples / "photos" / "astronaut.jpg",
+              samples / "photos" / "rocket.jpg"]
+    frames = []
+    for k, count in enumerate(lengths):
+        rgb = cv2.resize(load_image(photos[k % len(photos)]).rgb, (width + 2 * count, height),
+                         interpolation=cv2.INTER_AREA)
+        frames += [rgb[:, 2 * i: 2 * i + width].copy() for i in range(count)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assemble_video(iter(frames), path, Fraction(fps), (width, height))
+    return path

@@ -401,3 +401,103 @@ def test_single_image_run_is_locked_too(tmp_path: Path, style_image: Path, styli
     rc, _, err = stylize(photo, style_image, *FAST)
     assert rc == 0, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png", "photo.stylized.png"]
+
+
+# ------------------------------------------------------------------------------------- scale (issue 10)
+
+def _count_decodes(monkeypatch) -> dict:
+    """Frames ffmpeg hands over, by kind of pass: thumbnails (the scan) and full-size frames."""
+    from stylizer.io import readers
+
+    counts = {"thumbnail": 0, "full": 0}
+    real = readers.iter_video_frames
+
+    def counting(path, start=0, size=None):
+        for item in real(path, start, size):
+            counts["thumbnail" if size else "full"] += 1
+            yield item
+
+    monkeypatch.setattr(readers, "iter_video_frames", counting)
+    return counts
+
+
+def test_each_frame_is_decoded_once_however_many_shots(tmp_path: Path, style_image: Path, stylize,
+                                                      monkeypatch) -> None:
+    from conftest_media import make_shots
+
+    clip = make_shots(tmp_path / "shots.mp4", [4, 3, 4, 3])  # 14 frames, 4 shots
+    counts = _count_decodes(monkeypatch)
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", out, "--keep-frames")
+    assert rc == 0, err
+    assert "scene cuts at frames 4, 7, 11" in err
+    # One scan at thumbnail size and one decode for the optimisation: not one decode per shot.
+    assert counts == {"thumbnail": 14, "full": 14}
+
+    # A resume decodes from the frame before the first unfinished one, and does not scan again.
+    frames = work_frames(out)
+    for j in (11, 12, 13):
+        (frames / f"{j:06d}.png").unlink()
+    out.unlink()
+    counts.update(thumbnail=0, full=0)
+    rc, stdout, err = stylize(clip, style_image, *FAST, "-o", out)
+    assert rc == 0, err
+    assert skipped_count(stdout) == 11
+    assert counts == {"thumbnail": 0, "full": 3}  # frames 11-13; frame 11 starts a shot, so starts cold
+    assert video_facts(out)[3] == 14
+
+
+def test_work_frames_are_kept_at_working_size(tmp_path: Path, style_image: Path, stylize) -> None:
+    clip = make_video(tmp_path / "wide.mp4", 320, 240, seconds=0.12)
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", out, "--keep-frames")
+    assert rc == 0, err
+    sizes = {Image.open(p).size for p in work_frames(out).glob("*.png")}
+    assert sizes == {(64, 48)}  # --size 64: the optimiser's own output; enlarged only when assembled
+    assert video_facts(out)[:2] == (320, 240)
+
+
+def test_a_run_that_will_not_fit_on_the_disk_stops_before_it_starts(tmp_path: Path, style_image: Path,
+                                                                     stylize, monkeypatch) -> None:
+    import shutil as shutil_module
+
+    from stylizer import workdir
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.4)
+    usage = shutil_module.disk_usage(tmp_path)
+    monkeypatch.setattr(workdir.shutil, "disk_usage", lambda _: usage._replace(free=10_000))
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", tmp_path / "out.mp4")
+    assert_user_error(rc, err, 1, "10 frames still to make", "MiB", "--size")
+    assert not list(work_frames(tmp_path / "out.mp4").glob("*.png"))
+
+
+def test_chunks_of_one_shot_are_cross_faded(tmp_path: Path, style_image: Path, stylize) -> None:
+    from stylizer.workdir import read_json
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.64)  # 16 frames, one shot
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", out, "--keep-frames", "--chunk", "8")
+    assert rc == 0, err
+    assert video_facts(out)[3] == 16
+    segments = read_json(out.parent / ".out.mp4.work" / "plan.json")["segments"]
+    assert segments == [[0, 0, 8], [6, 8, 16]]  # the second chunk starts 2 frames early, cold
+    frames = work_frames(out)
+    for k, j in enumerate((6, 7)):
+        earlier = np.asarray(Image.open(frames / "fades" / f"{j:06d}.fade-out.png"), np.float32)
+        later = np.asarray(Image.open(frames / "fades" / f"{j:06d}.fade-in.png"), np.float32)
+        final = np.asarray(Image.open(frames / f"{j:06d}.png"), np.float32)
+        t = (k + 1) / 3
+        assert np.abs(final - np.rint((1 - t) * earlier + t * later)).max() <= 1
+        assert np.abs(earlier - later).mean() > 1  # two independent starts: the fade has work to do
+
+
+def test_ray_is_imported_only_when_asked_for(tmp_path: Path, style_image: Path) -> None:
+    import subprocess
+    import sys
+
+    photo = make_image(tmp_path / "p.png")
+    code = ("import sys; from stylizer.cli import main; "
+            f"rc = main([{str(photo)!r}, {str(style_image)!r}, '--size', '64', '--iterations', '1', '--quiet']); "
+            "sys.exit(rc if 'ray' not in sys.modules else 99)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
