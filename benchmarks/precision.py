@@ -47,7 +47,7 @@ def main() -> None:
             started = time.perf_counter()
             result = stylizer.stylize(content, args.iterations)
             seconds = time.perf_counter() - started
-            out = stylizer.finish(result.image, photo)
+            out = engine.finish(result.image, photo, False)
             d = meter.distances(out, style_image=style, photo=photo)
             rows[precision] = (result.parts["content"], result.parts["style"], d["style"], d["content"])
             print(f"{photo_path.stem:>10} {style_path.stem[:14]:>14} {precision:>9} {rows[precision][0]:8.4f} "

@@ -252,6 +252,20 @@ class _Shot:
     roles: dict[int, str]  # frame -> "own", "fade-in" (this chunk's version) or "fade-out" (the chunk before's)
 
 
+def fingerprint(path: Path, block: int = 1 << 20) -> str:
+    """The file's size and a hash of its first and last MiB: cheap for a film, and changed by any re-encode
+    or edit that touches the container's header, its index or its length."""
+    import hashlib
+
+    size = path.stat().st_size
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as f:
+        digest.update(f.read(block))
+        f.seek(max(0, size - block))
+        digest.update(f.read(block))
+    return digest.hexdigest()[:16]
+
+
 def _roles(plan: VideoPlan) -> list[_Shot]:
     fades = plan.fades()
     shots = []
@@ -266,9 +280,9 @@ def _roles(plan: VideoPlan) -> list[_Shot]:
 def run_video(settings: Settings, source: Path, out: Path, styles: Styles, stylizer_factory) -> Report:
     report = Report(out)
     work = WorkDir(out.parent / f".{out.name}.work")
-    # The source's identity is part of the hash: frames of another clip never mix in.
-    stat = source.stat()
-    digest = settings.pixel_hash(styles.digest, str(source.resolve()), str(stat.st_size), str(stat.st_mtime_ns))
+    # The source's identity is part of the hash, by content, not by path: frames of another clip never mix
+    # in, and a project moved to another folder still resumes.
+    digest = settings.pixel_hash(styles.digest, fingerprint(source))
     tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
         if readers.read_comment(out) != tag:
@@ -383,7 +397,7 @@ def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, fail
     if final is not None:
         work.save(j, final)
         progress.items.update(1)
-        report.done += 1
+        report.done += not outcome.failed
     if not outcome.failed and j in failed:
         failed.discard(j)
         write_json(work.path / "failed.json", {"frames": sorted(failed)})

@@ -107,6 +107,25 @@ def evaluate_videos(
     return {"frames": meter.count, "ewarp_output": meter.value, "ewarp_input": meter.input_value}
 
 
+def pair_errors(input_video: Path, output_video: Path, method: FlowMethod = "farneback") -> list[float]:
+    """E_warp of each consecutive output pair (item k: frames k and k+1), nan where no pixel is reliable:
+    where in a clip the flicker is, not only how much there is on average."""
+    errors = []
+    previous = None
+    inputs, outputs = iter_video_frames(input_video), iter_video_frames(output_video)
+    try:
+        for (_, in_frame), (_, out_frame) in zip(inputs, outputs):
+            if out_frame.shape != in_frame.shape:
+                out_frame = cv2.resize(out_frame, in_frame.shape[1::-1], interpolation=cv2.INTER_AREA)
+            if previous is not None:
+                errors.append(_pair_error(previous[1], out_frame, flow_between(previous[0], in_frame, method)))
+            previous = (in_frame, out_frame)
+    finally:
+        inputs.close()
+        outputs.close()
+    return errors
+
+
 # ------------------------------------------------------------------------------------------- sharpness
 
 def _gray(image: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ def test_style_loss_falls_tenfold_while_the_subject_stays():
     assert result.parts["style"] * 10 <= style_before
     # content term is the relative squared feature error: below 1 means the photo's features still dominate
     assert result.parts["content"] < 1.0
-    out = stylizer.finish(result.image, photo)
+    out = engine.finish(result.image, photo, False)
     assert out.shape == photo.shape and out.dtype == np.uint8
 
 

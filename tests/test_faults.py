@@ -8,6 +8,7 @@ finished work survives and a re-run completes.
 from __future__ import annotations
 
 import random
+import shutil
 import re
 import subprocess
 from fractions import Fraction
@@ -21,6 +22,7 @@ from conftest import (
     FAST,
     assert_user_error,
     decodes_fully,
+    finish,
     image_decodes,
     kill,
     make_image,
@@ -336,29 +338,40 @@ def test_read_only_output_location(tmp_path: Path, clip: Path, style_image: Path
 
 
 @pytest.mark.slow
-def test_disk_full_gives_one_line_keeps_finished_frames_and_resumes(tmp_path: Path, style_image: Path,
-                                                                    small_disk) -> None:
-    disk, grow = small_disk
-    # 320x240 frames: each finished frame (kept at the input size) is a PNG of ~100 KiB, so 300 KiB fill up.
-    video = make_video(tmp_path / "wide.mp4", 320, 240, seconds=0.24)  # 6 frames
-    out = disk / "wide.stylized.mp4"
-    frames = disk / ".wide.stylized.mp4.work" / "frames"
-    rc, _, err = run_cli(video, style_image, *FAST, "--temporal", "warm", "-o", out)
-    assert_user_error(rc, err, 1, "No space left on device")
-    kept = mtimes(frames)
-    assert 1 <= len(kept) < 6, err
-    assert all(image_decodes(frames / name) for name in kept)
-    assert not out.exists()
-    assert leftovers(disk) == []
+def test_disk_full_gives_one_line_keeps_finished_frames_and_resumes(tmp_path: Path, style_image: Path) -> None:
+    # The up-front estimate passes (6 frames of 320x240 need ~1.4 MB of the 2 MB), then something else
+    # fills the disk mid-run, as a download or another job would.
+    point = tmp_path / "disk"
+    mount_tmpfs(point, "size=2m")
+    try:
+        video = make_video(tmp_path / "wide.mp4", 320, 240, seconds=0.24)  # 6 frames
+        out = point / "wide.stylized.mp4"
+        frames = point / ".wide.stylized.mp4.work" / "frames"
+        args = (video, style_image, "--size", "320", "--iterations", "3", "--warm-iterations", "2",
+                "--temporal", "warm", "-o", out)
+        proc = start_cli(*args)
+        assert wait_for(lambda: len(list(frames.glob("[0-9]*.png"))) >= 1, proc)
+        filler = point / "filler"
+        free = shutil.disk_usage(point).free
+        filler.write_bytes(b"\0" * max(0, free - 8192))
+        rc, _, err = finish(proc)
+        assert_user_error(rc, err, 1, "No space left on device")
+        kept = mtimes(frames)
+        assert 1 <= len(kept) < 6, err
+        assert all(image_decodes(frames / name) for name in kept)
+        assert not out.exists()
+        assert leftovers(point) == []
 
-    grow()
-    rc, stdout, err = run_cli(video, style_image, *FAST, "--temporal", "warm", "-o", out, "--keep-frames")
-    assert rc == 0, err
-    assert f"skipped {len(kept)}" in stdout
-    after = mtimes(frames)
-    assert {name: after[name] for name in kept} == kept
-    assert video_facts(out)[3] == 6
-    assert decodes_fully(out)
+        filler.unlink()
+        rc, stdout, err = run_cli(*args, "--keep-frames")
+        assert rc == 0, err
+        assert f"skipped {len(kept)}" in stdout
+        after = mtimes(frames)
+        assert {name: after[name] for name in kept} == kept
+        assert video_facts(out)[3] == 6
+        assert decodes_fully(out)
+    finally:
+        unmount(point)
 
 
 def test_disk_full_in_a_folder_run_keeps_the_written_images_and_resumes(tmp_path: Path, style_image: Path,

@@ -1,0 +1,144 @@
+"""executors/: the Ray executor on a real Ray instance (2 CPUs) against the local executor.
+
+A Ray head is started once for the module (``ray start --head``) and the runs join it through RAY_ADDRESS, as
+on a cluster; one run starts its own local Ray instead. Worker processes are found by their title
+(``ray::SegmentWorker...``) and killed with SIGKILL, as a lost machine would be.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+from conftest import FAST, finish, kill, make_image, start_cli, video_facts, wait_for
+from conftest_media import make_shots
+
+pytestmark = pytest.mark.slow
+
+RAY = ("--executor", "ray", "--workers", "2")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A local Ray head with 2 CPUs, joined by every run through RAY_ADDRESS; stopped at the end."""
+    ray_bin = Path(sys.executable).with_name("ray")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
+    port = "6391"
+    subprocess.run([str(ray_bin), "start", "--head", "--num-cpus", "2", "--num-gpus", "0", "--port", port,
+                    "--temp-dir", temp, "--disable-usage-stats", "--include-dashboard", "false"],
+                   check=True, capture_output=True, env=env, timeout=180)
+    previous = os.environ.get("RAY_ADDRESS")
+    os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"
+    os.environ["RAY_AUTH_MODE"] = "disabled"
+    try:
+        yield os.environ["RAY_ADDRESS"]
+    finally:
+        if previous is None:
+            os.environ.pop("RAY_ADDRESS", None)
+        else:
+            os.environ["RAY_ADDRESS"] = previous
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def run(*args, env: dict | None = None, timeout: float = 300) -> tuple[int, str, str]:
+    proc = subprocess.run([sys.executable, "-m", "stylizer", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), np.int16)
+
+
+def segment_workers(busy: bool = False) -> list[psutil.Process]:
+    """Ray worker processes of our actors; ``busy``: only those inside a task (title "...SegmentWorker.run")."""
+    title = "ray::SegmentWorker.run" if busy else "ray::SegmentWorker"
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or [""]
+        if cmdline and cmdline[0].startswith(title):
+            found.append(proc)
+    return found
+
+
+def test_a_folder_on_a_local_ray_gives_the_local_executors_images(tmp_path: Path, style_image: Path) -> None:
+    photos = tmp_path / "photos"
+    for i in range(4):
+        make_image(photos / f"p{i}.png", 80, 60, seed=i)
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}  # this one starts its own local Ray
+    rc, _, err = run(photos, style_image, *FAST, "-o", tmp_path / "local", env=env)
+    assert rc == 0, err
+    rc, stdout, err = run(photos, style_image, *FAST, *RAY, "-o", tmp_path / "ray", env=env)
+    assert rc == 0, err
+    assert "done 4" in stdout
+    for i in range(4):
+        local, remote = pixels(tmp_path / "local" / f"p{i}.png"), pixels(tmp_path / "ray" / f"p{i}.png")
+        assert local.shape == remote.shape
+        # The same optimisation; only the thread count differs (2 here, 1 per Ray worker).
+        assert np.abs(local - remote).max() <= 2 and np.abs(local - remote).mean() < 0.05
+
+
+def test_a_two_shot_clip_on_ray_gives_the_local_executors_frames(tmp_path: Path, style_image: Path,
+                                                                 ray_cluster: str) -> None:
+    clip = make_shots(tmp_path / "shots.mp4", [5, 4])
+    for name, extra in (("local", ()), ("ray", RAY)):
+        rc, stdout, err = run(clip, style_image, *FAST, *extra, "--keep-frames", "-o", tmp_path / f"{name}.mp4")
+        assert rc == 0, err
+        assert video_facts(tmp_path / f"{name}.mp4")[3] == 9
+    frames = {name: sorted((tmp_path / f".{name}.mp4.work" / "frames").glob("*.png")) for name in ("local", "ray")}
+    assert [p.name for p in frames["local"]] == [p.name for p in frames["ray"]] and len(frames["local"]) == 9
+    for a, b in zip(frames["local"], frames["ray"]):
+        assert np.abs(pixels(a) - pixels(b)).max() <= 2, a.name
+
+
+def test_killing_a_ray_worker_mid_run_still_completes_every_output(tmp_path: Path, style_image: Path,
+                                                                   ray_cluster: str) -> None:
+    photos = tmp_path / "photos"
+    for i in range(6):
+        make_image(photos / f"p{i}.png", 128, 96, seed=i)
+    out = tmp_path / "out"
+    proc = start_cli(photos, style_image, "--size", "128", "--iterations", "25", *RAY, "-o", out)
+    # Kill one worker while it optimises an image (after the first image is written, before the last).
+    assert wait_for(lambda: any(out.glob("p*.png")) and segment_workers(busy=True), proc, timeout=240)
+    victim = segment_workers(busy=True)[0]
+    victim.send_signal(signal.SIGKILL)
+    written = len(list(out.glob("p*.png")))
+    victim.wait(30)
+    assert written < 6  # the kill landed mid-run
+    rc, stdout, err = finish(proc, timeout=400)
+    assert rc == 0, err
+    assert "done 6" in stdout and "failed 0" in stdout
+    for i in range(6):
+        image = Image.open(out / f"p{i}.png")
+        image.load()
+        assert image.size == (128, 96)
+    assert not (out / "failures.txt").exists()
+
+
+def test_a_killed_ray_driver_resumes(tmp_path: Path, style_image: Path, ray_cluster: str) -> None:
+    clip = make_shots(tmp_path / "shots.mp4", [10, 10])
+    out = tmp_path / "out.mp4"
+    frames = tmp_path / ".out.mp4.work" / "frames"
+    proc = start_cli(clip, style_image, "--size", "96", "--iterations", "8", "--warm-iterations", "4", *RAY,
+                     "-o", out)
+    wait_for(lambda: len(list(frames.glob("*.png"))) >= 3, proc, timeout=240)
+    kill(proc)
+    kept = len(list(frames.glob("*.png")))
+    assert 3 <= kept < 20
+    rc, stdout, err = run(clip, style_image, "--size", "96", "--iterations", "8", "--warm-iterations", "4", *RAY,
+                          "-o", out)
+    assert rc == 0, err
+    assert f"skipped {kept}" in stdout
+    assert video_facts(out)[3] == 20
