@@ -1,5 +1,5 @@
 import sys
 
-from stylizer.cli import main
+from stylizer.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -132,7 +133,25 @@ def _quiet_backend_logs() -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def entry() -> None:
+    """The console scripts and ``python -m stylizer``: main(); after SIGINT/SIGTERM, once everything is
+    cleaned up, exit by that signal itself, so that a shell loop (`for f in *.mp4; do ...; done`) stops
+    too. The shell then reports 130/143, as main() returns to callers in Python."""
+    code = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if code == 128 + signum and _interrupted_by == signum:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+    sys.exit(code)
+
+
+_interrupted_by: int | None = None
+
+
 def main(argv: list[str] | None = None) -> int:
+    global _interrupted_by
     _quiet_backend_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -148,9 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     except Interrupted as exc:
         print(f"stylize-video: interrupted ({exc}); finished work is kept: run the same command to resume",
               file=sys.stderr)
+        _interrupted_by = exc.signum
         return 128 + exc.signum
     except KeyboardInterrupt:
         print("stylize-video: interrupted; finished work is kept: run the same command to resume", file=sys.stderr)
+        _interrupted_by = signal.SIGINT
         return 130
     except StylizerError as exc:
         if args.debug:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,7 +28,7 @@ from stylizer.executors import Task, make_executor
 from stylizer.io import readers, writers
 from stylizer.plan import CHUNK, Span, VideoPlan, plan_video, selected_frames
 from stylizer.segment import FrameOutcome, SegmentSpec
-from stylizer.settings import Settings
+from stylizer.settings import Settings, describe_changes
 from stylizer.workdir import WorkDir, lock_only, read_json, write_json
 
 
@@ -162,20 +163,38 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                               "use --force to replace it")
         if not single:
             manifest = work.path / "manifest.json"
-            previous = read_json(manifest).get("settings")
-            if previous not in (None, digest) and not settings.force:
-                raise OutputError(f"{out} holds results made with other settings: use the same options to "
-                                  "resume, or --force to start over")
-            write_json(manifest, {"settings": digest})
+            previous = read_json(manifest)
+            if previous.get("settings") not in (None, digest) and not settings.force:
+                changes = describe_changes(previous.get("options"), settings.hashed_options())
+                raise OutputError(f"{out} holds results made with other settings"
+                                  f"{f' ({changes})' if changes else ''}: use the same options to resume, "
+                                  "or --force to start over")
+            write_json(manifest, {"settings": digest, "options": settings.hashed_options()})
+
+        failures = out.parent / f"{out.name}.failures.txt" if single else out / "failures.txt"
 
         def failed(source: Path, reason: str) -> None:
             report.failed.append((str(source), reason))
             progress.write(f"failed: {reason}")
             progress.items.update(1)
+            _write_failures(report, failures)  # now: a run killed later still leaves the list
+
+        targets = {source: out if single else _target_path(source, root, out, settings.format)
+                   for source in sources}
+        claimed: dict[Path, list[Path]] = {}
+        for source, target in targets.items():
+            claimed.setdefault(target, []).append(source)
+        collisions = {source: names for names in claimed.values() if len(names) > 1 for source in names}
+        for source, names in collisions.items():  # refused before any work, and listed at once
+            others = ", ".join(str(p) for p in names if p != source)
+            failed(source, f"{source}: its output {targets[source]} would also be written for {others}"
+                           + (f" (--format {settings.format})" if settings.format else ""))
 
         def tasks() -> Iterator[Task]:
             for source in sources:
-                target = out if single else _target_path(source, root, out, settings.format)
+                target = targets[source]
+                if source in collisions:
+                    continue
                 if target.exists() and not settings.force:
                     report.skipped += 1
                     progress.items.update(1)
@@ -199,7 +218,13 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 continue
             rgb = finish(outcome.image, image.rgb, settings.preserve_colors)
             fmt = settings.format or (None if single else image.format)
-            writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag)
+            try:
+                writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag)
+            except OutputError as exc:
+                if exc.whole_run or single:
+                    raise  # a full or read-only disk: every later image would fail the same way
+                failed(source, str(exc))
+                continue
             report.done += 1
             report.add(outcome)
             progress.items.update(1)
@@ -210,7 +235,7 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             work.remove()
         else:
             work.close()
-    _write_failures(report, out.parent / f"{out.name}.failures.txt" if single else out / "failures.txt")
+    _write_failures(report, failures)
     return report
 
 
@@ -283,14 +308,21 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
     # The source's identity is part of the hash, by content, not by path: frames of another clip never mix
     # in, and a project moved to another folder still resumes.
     digest = settings.pixel_hash(styles.digest, fingerprint(source))
-    tag = f"stylizer {digest}"  # stored in the video: a finished output is recognised after its work dir is gone
+    # Stored in the video: a finished output is recognised after its work dir is gone. The encoding part
+    # is apart, so that another --crf or --codec re-encodes kept frames instead of making them again.
+    tag = f"stylizer {digest} encoding {settings.encoding_hash()}"
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
-        if readers.read_comment(out) != tag:
+        comment = readers.read_comment(out) or ""
+        if comment.startswith(f"stylizer {digest} ") and comment != tag:
+            raise OutputError(f"{out} was encoded with another --crf or --codec and its frames were not kept: "
+                              "use --force to make it again (--keep-frames keeps them for re-encoding)")
+        if comment != tag:
             raise OutputError(f"{out} already exists and is not a result of these settings: "
                               "use --force to replace it")
-        report.skipped = readers.probe_video(out).frame_count or 1  # the container's count: no decode
+        made = readers.probe_video(out)  # the container's count (or its duration): no decode
+        report.skipped = made.frame_count or max(1, round(made.duration * made.fps))
         return report
-    kept = work.open(digest, source, settings.force)  # the lock, before any scan
+    kept = work.open(digest, source, settings.force, settings.hashed_options())  # the lock, before any scan
     progress = Progress(0, "fr", settings.quiet)
     executor = _Lazy(settings, styles, stylizer_factory, progress)
     try:
@@ -353,13 +385,17 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         decode = SharedDecode(source, settings, todo[0][1].first if todo else 0, shape,
                               max((s.owned - s.first for s in plan.segments), default=0) + 1)
         tasks = (Task(spec, decode.take(spec.first, spec.stop), shot) for shot, spec in todo)
+        failures = out.with_name(out.name + ".failures.txt")
         for task, outcome in executor.run(tasks):
             _record(task.context, outcome, work, fades, failed, goals, source, settings, report, progress)
+            if outcome.failed:
+                _write_failures(report, failures)
         report.notes.extend(getattr(executor.executor, "notes", []))
         executor.close()
         progress.close()
-        _write_failures(report, out.with_name(out.name + ".failures.txt"))
-        _assemble(settings, source, out, plan, work, report, tag)
+        _write_failures(report, failures)
+        # A video with stand-in frames is not finished: no tag, so that nothing takes it for a result.
+        _assemble(settings, source, out, plan, work, report, None if failed else tag)
     finally:
         executor.close()
         progress.close()
@@ -449,7 +485,9 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
         writers.check_encoder(out, settings.codec, settings.crf)
     styles = load_styles(style_paths, settings.style_weights)
     factory = stylizer_factory or (lambda: Stylizer(settings, styles))
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # Python allows handlers only there
+        previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if kind == "video":
             return run_video(settings, input_path, out, styles, factory)

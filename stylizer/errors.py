@@ -26,9 +26,16 @@ class WeightsError(StylizerError):
 
 
 class OutputError(StylizerError):
-    """The output cannot be written (unwritable folder, disk full, locked by another run)."""
+    """The output cannot be written (unwritable folder, disk full, locked by another run).
+
+    ``whole_run``: no later item could be written either (the disk is full or read-only), so a batch stops;
+    otherwise only this item fails (a sub-folder without permission, a name the file system refuses)."""
 
     exit_code = 1
+
+    def __init__(self, message: str, whole_run: bool = True):
+        super().__init__(message)
+        self.whole_run = whole_run
 
 
 class NumericalError(StylizerError):

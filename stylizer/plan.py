@@ -30,7 +30,7 @@ SCAN_SIDE = 160  # longest side of the frames the scene-cut detector compares
 # Chunks of long shots, for executors with several workers. Chosen by measuring flicker (independent
 # Farneback flow) at chunk boundaries against inside chunks: benchmarks/chunks.py, RESULTS.md "Chunks".
 CHUNK = 48
-OVERLAP = 8
+OVERLAP = 10
 
 
 @dataclass(frozen=True)
@@ -97,15 +97,16 @@ def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool) -
 
 def split(frames: int, cuts: list[int], chunk: int | None, overlap: int | None = None) -> list[Span]:
     """Shots, and with ``chunk`` each shot longer than about 1.5 chunks cut into equal chunks that start
-    ``overlap`` frames early (default OVERLAP, at most a third of a chunk)."""
+    ``overlap`` frames early (default OVERLAP, less for chunks shorter than that). A chunk owns more frames
+    than its successor's fade-in repeats, so no frame is made by three chunks."""
     if overlap is None:
-        overlap = min(OVERLAP, max(1, (chunk or 0) // 3))
+        overlap = min(OVERLAP, max(1, (chunk or 0) - 1))
     bounds = [0, *cuts, frames]
     spans = []
     for a, b in zip(bounds, bounds[1:]):
         pieces = 1 if chunk is None else max(1, round((b - a) / chunk))
-        if pieces > 1 and (b - a) // pieces < 2 * overlap:
-            pieces = max(1, (b - a) // (2 * overlap))
+        if pieces > 1 and (b - a) // pieces <= overlap:
+            pieces = max(1, (b - a) // (overlap + 1))
         edges = [a + round(i * (b - a) / pieces) for i in range(pieces + 1)]
         for i, (start, stop) in enumerate(zip(edges, edges[1:])):
             first = start if i == 0 else start - overlap

@@ -53,8 +53,9 @@ class FrameOutcome:
 ProgressFactory = Callable[[int, str], object]  # (iterations, label) -> a tqdm-like bar, or None
 
 
-def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iterations, label, **kwargs):
-    """NaN/inf in the loss is retried once from the content image, cold, within the same budget."""
+def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iterations, label, retry_iterations,
+              **kwargs):
+    """NaN/inf in the loss is retried once from the content image, cold, with the cold budget."""
     for attempt in range(2):
         bar = bar_for(iterations, label) if bar_for else None
         try:
@@ -62,7 +63,7 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
         except NumericalError:
             if attempt == 1:
                 raise
-            kwargs = {"init": "content"}
+            kwargs, iterations = {"init": "content"}, retry_iterations
         finally:
             if bar is not None:
                 bar.close()
@@ -96,13 +97,13 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 kwargs = {"init": prev_result, "goal": goal, "memory": memory}
         label = f"frame {j}" if spec.video else spec.name
         try:
-            result = _optimise(stylizer, bar_for, content, iterations, label, **kwargs)
+            result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)
         except NumericalError as exc:
-            # The video keeps its length: the unstylised frame stands in (the driver lists it), and the
-            # chain goes on from it.
+            # The video keeps its length: the unstylised frame stands in (the driver lists it). The chain
+            # goes on from the last good result, never from the stand-in (the next frame's flow then spans
+            # two frames).
             yield FrameOutcome(j, np.rint(content).astype(np.uint8), seconds=time.time() - started,
                                cold=not warm, failed=str(exc))
-            prev_content, prev_result, memory = content, content, None
             continue
         if not warm and goal_parts is None:
             goal_parts = result.parts

@@ -81,8 +81,11 @@ class Settings:
         "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
         "init", "seed", "preserve_colors", "temporal", "precision", "optimizer", "tolerance", "patience", "every",
-        "start", "max_frames", "crf", "codec", "format",
+        "start", "max_frames", "format",
     )
+    # How finished frames are encoded into the video: changing these re-encodes the kept frames, it does
+    # not make them again (they are in the video's tag, not in the frames' hash).
+    ENCODING = ("crf", "codec")
 
     @property
     def cold_iterations(self) -> int:
@@ -136,11 +139,20 @@ class Settings:
         if any(w < 0 for w in self.style_weights) or (self.style_weights and sum(self.style_weights) <= 0):
             raise UsageError("--style-weights must be non-negative and not all zero")
 
+    def hashed_options(self) -> dict:
+        """The settings behind pixel_hash, as JSON values: kept in manifests so that a refusal can say what
+        differs."""
+        return json.loads(json.dumps({name: getattr(self, name) for name in self.HASHED}, default=list))
+
     def pixel_hash(self, *extra: str) -> str:
         """Hash of every setting that changes the output pixels, plus extra strings (style and weight hashes)."""
-        payload = {name: getattr(self, name) for name in self.HASHED}
-        blob = json.dumps(payload, sort_keys=True, default=list) + "\0" + "\0".join(extra)
+        blob = json.dumps(self.hashed_options(), sort_keys=True) + "\0" + "\0".join(extra)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def encoding_hash(self) -> str:
+        blob = json.dumps({name: getattr(self, name) for name in self.ENCODING}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
@@ -161,3 +173,12 @@ PRESETS: dict[str, dict] = {
     # Slower, for final renders.
     "quality": {"size": 768, "iterations": 300, "warm_iterations": 100},
 }
+
+
+def describe_changes(before: dict | None, after: dict) -> str:
+    """'--size 256 -> 512, --style-weight 10.0 -> 5.0' for the options that differ; '' when unknown."""
+    if not before:
+        return ""
+    changes = [f"--{name.replace('_', '-')} {before.get(name)} -> {after.get(name)}"
+               for name in after if before.get(name) != after.get(name)]
+    return ", ".join(changes)

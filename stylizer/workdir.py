@@ -30,10 +30,11 @@ class WorkDir:
         self.frames = path / "frames"
         self._lock_file = None
 
-    def open(self, settings_hash: str, source: Path, force: bool) -> int:
+    def open(self, settings_hash: str, source: Path, force: bool, options: dict | None = None) -> int:
         """Create or reuse the directory; returns how many finished frames are kept for resume.
 
-        Different settings never mix: a manifest with another hash is refused unless ``force``.
+        Different settings never mix: a manifest with another hash is refused unless ``force``; the refusal
+        names the options that differ (``options``: Settings.hashed_options, kept in the manifest).
         """
         try:
             self.frames.mkdir(parents=True, exist_ok=True)
@@ -47,14 +48,19 @@ class WorkDir:
             except (OSError, ValueError):
                 previous = {}
             if previous.get("settings") != settings_hash:
+                from stylizer.settings import describe_changes
+
+                changes = describe_changes(previous.get("options"), options or {})
+                what = f" ({changes})" if changes else " (or another input)"
                 raise OutputError(
-                    f"{self.path} holds frames made with other settings: re-run with the same options to resume, "
-                    "or add --force to start over"
+                    f"{self.path} holds frames made with other settings{what}: re-run with the same options to "
+                    "resume, or add --force to start over"
                 )
         elif force:
             shutil.rmtree(self.frames, ignore_errors=True)
             self.frames.mkdir(parents=True, exist_ok=True)
-        record = {"settings": settings_hash, "source": str(source), "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        record = {"settings": settings_hash, "options": options, "source": str(source),
+                  "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
         atomic_write_bytes(manifest, json.dumps(record, indent=1).encode())
         return len(self.finished())
 

@@ -409,7 +409,8 @@ def read_comment(path: Path) -> str | None:
         return comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ffmpeg_input(path)],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
-    match = re.search(r"^ {4}comment\s*: (.*)$", result.stderr, re.MULTILINE)
+    # Matroska and WebM upper-case their tag names (COMMENT).
+    match = re.search(r"^ {4}comment\s*: (.*)$", result.stderr, re.MULTILINE | re.IGNORECASE)
     return match[1].strip() if match else None
 
 
