@@ -21,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
                "130/143 interrupted (re-run the same command to resume).",
     )
     p.add_argument("input", nargs="?", type=Path, help="video file, image folder or image")
-    p.add_argument("styles", nargs="*", type=Path, metavar="style", help="one or more style images")
+    p.add_argument("styles", nargs="*", type=Path, metavar="style",
+                   help="one or more style images; with -s, more inputs instead")
+    p.add_argument("-s", "--style", action="append", type=Path, dest="style_options", metavar="STYLE",
+                   help="a style image (repeatable); then every positional argument is an input, run one "
+                        "after another with one model load: stylize-video a.mp4 b.mov photos/ -s style.jpg")
     p.add_argument("-o", "--output", type=Path, help="output file or folder (default: beside the input)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="bundle of size and budgets")
     g = p.add_argument_group("optimisation")
@@ -200,26 +204,44 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         styles = [args.input, *args.styles] if args.input else []
         evaluate(args.evaluate[0], args.evaluate[1], styles, settings_from_args(args))
         return EXIT_OK
-    if args.input is None or not args.styles:
+    if args.style_options:
+        inputs, styles = [p for p in (args.input, *args.styles) if p is not None], args.style_options
+    else:
+        inputs, styles = [args.input] if args.input is not None else [], args.styles
+    if not inputs or not styles:
         parser.print_usage(sys.stderr)
         raise UsageError("give an input (video, folder or image) and at least one style image")
-    for style in args.styles:
+    for style in styles:
         if not style.exists():
             raise UsageError(f"style image not found: {style}")
+    if len(inputs) > 1 and args.output is not None:
+        raise UsageError("-o names one output: with several inputs each output goes beside its input")
     settings = settings_from_args(args)
     from stylizer import compute, driver
+    from stylizer.errors import StylizerError
 
     backend = compute.configure_device(settings.device, settings.debug)
-    if not settings.quiet:
-        print(f"stylize-video: {args.input} in the style of {', '.join(map(str, args.styles))} ({backend})",
-              file=sys.stderr)
-    report = driver.run(settings, args.input, args.styles, args.output)
-    for note in report.notes:
-        print(f"note: {note}", file=sys.stderr)
-    for source, reason in report.failed:
-        print(f"failed: {reason}" if source in reason else f"failed: {source}: {reason}", file=sys.stderr)
-    print(report.summary())
-    return EXIT_FAILED if report.failed else EXIT_OK
+    code = EXIT_OK
+    for source in inputs:
+        if not settings.quiet:
+            print(f"stylize-video: {source} in the style of {', '.join(map(str, styles))} ({backend})",
+                  file=sys.stderr)
+        try:
+            report = driver.run(settings, source, styles, args.output)
+        except StylizerError as exc:
+            if len(inputs) == 1 or args.debug:
+                raise
+            # One unusable input of several fails that input, not the others.
+            print(f"stylize-video: error: {exc}", file=sys.stderr)
+            code = max(code, exc.exit_code)
+            continue
+        for note in report.notes:
+            print(f"note: {note}", file=sys.stderr)
+        for item, reason in report.failed:
+            print(f"failed: {reason}" if item in reason else f"failed: {item}: {reason}", file=sys.stderr)
+        print(report.summary())
+        code = max(code, EXIT_FAILED if report.failed else EXIT_OK)
+    return code
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -78,7 +79,7 @@ class Progress:
         return tqdm(total=total, desc=label, unit="it", leave=False, dynamic_ncols=True, position=1, disable=None)
 
     def write(self, message: str) -> None:
-        tqdm.write(message)
+        tqdm.write(message, file=sys.stderr)  # stdout carries only the summary
 
     def close(self) -> None:
         self.items.close()
@@ -466,6 +467,19 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
 
 # -------------------------------------------------------------------------------------------- entry point
 
+_loaded: dict = {}
+
+
+def _stylizer_for(settings: Settings, styles: Styles, make):
+    """One network per process for consecutive runs with the same settings and styles (several inputs of
+    one command, repeated stylizer.stylize calls); a different run replaces it."""
+    key = (settings.pixel_hash(styles.digest), settings.weights)
+    if key not in _loaded:
+        _loaded.clear()
+        _loaded[key] = make(settings, styles)
+    return _loaded[key]
+
+
 def _raise_interrupted(signum, _frame):
     raise Interrupted(signum)
 
@@ -484,7 +498,7 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
     if kind == "video":
         writers.check_encoder(out, settings.codec, settings.crf)
     styles = load_styles(style_paths, settings.style_weights)
-    factory = stylizer_factory or (lambda: Stylizer(settings, styles))
+    factory = stylizer_factory or (lambda: _stylizer_for(settings, styles, Stylizer))
     previous = {}
     if threading.current_thread() is threading.main_thread():  # Python allows handlers only there
         previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -148,3 +148,29 @@ def test_unknown_codec_is_refused_before_any_work(tmp_path: Path, style_image: P
     rc, _, err = stylize(clip, style_image, "--codec", "no-such-encoder", "-o", tmp_path / "out.mp4", *FAST)
     assert_user_error(rc, err, 2, "no-such-encoder")
     assert not (tmp_path / ".out.mp4.work").exists()
+
+
+def test_several_inputs_run_in_one_call_with_one_model_load(tmp_path, style_image, stylize, monkeypatch):
+    from conftest import FAST, make_image
+    from conftest_media import make_video
+    from stylizer import driver, engine
+
+    made = []
+    real = engine.Stylizer.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.Stylizer, "__init__", counting)
+    monkeypatch.setattr(driver, "_loaded", {})
+    clip = make_video(tmp_path / "a.mp4", seconds=0.12)
+    photos = tmp_path / "photos"
+    make_image(photos / "p.png")
+    missing = tmp_path / "nowhere.mp4"
+    rc, stdout, err = stylize(clip, missing, photos, "-s", style_image, *FAST)
+    assert rc == 2, err  # the missing input fails; the others are done
+    assert "input not found" in err and str(missing) in err
+    assert (tmp_path / "a.stylized.mp4").is_file() and (tmp_path / "photos_stylized" / "p.png").is_file()
+    assert stdout.count("done ") == 2
+    assert made == [1]
