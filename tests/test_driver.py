@@ -107,29 +107,28 @@ def test_every_2_halves_fps_and_keeps_duration(tmp_path: Path, style_image: Path
     assert count / rate == Fraction(8, 25)
 
 
-def test_start_and_max_frames_pick_the_right_frames(tmp_path: Path, style_image: Path, stylize) -> None:
+def _unstyled_levels(tmp_path: Path, style_image: Path, stylize, *frame_args: str) -> tuple[list, list, Path]:
+    """(output gray levels, input gray levels, output) of a run with no style and no temporal coupling:
+    every output frame stays its content frame, whose gray level says which input frame it was."""
     clip = gray_ramp_video(tmp_path / "ramp.mp4", frames=8)
     out = tmp_path / "part.mp4"
-    # No style and no temporal coupling: every output frame stays its content frame, whose gray level
-    # says which input frame it was.
     rc, _, err = stylize(clip, style_image, *FAST, "--style-weight", "0", "--tv-weight", "0",
-                         "--temporal", "none", "--start", "2", "--max-frames", "3", "-o", out)
+                         "--temporal", "none", *frame_args, "-o", out)
     assert rc == 0, err
     levels = [float(frame.mean()) for _, frame in iter_video_frames(out)]
     source = [float(frame.mean()) for _, frame in iter_video_frames(clip)]
+    return levels, source, out
+
+
+def test_start_and_max_frames_pick_the_right_frames(tmp_path: Path, style_image: Path, stylize) -> None:
+    levels, source, out = _unstyled_levels(tmp_path, style_image, stylize, "--start", "2", "--max-frames", "3")
     assert len(levels) == 3
     assert levels == pytest.approx(source[2:5], abs=4)
     assert video_facts(out)[2] == 25
 
 
 def test_every_and_start_together(tmp_path: Path, style_image: Path, stylize) -> None:
-    clip = gray_ramp_video(tmp_path / "ramp.mp4", frames=8)
-    out = tmp_path / "sparse.mp4"
-    rc, _, err = stylize(clip, style_image, *FAST, "--style-weight", "0", "--tv-weight", "0",
-                         "--temporal", "none", "--start", "1", "--every", "3", "-o", out)
-    assert rc == 0, err
-    levels = [float(frame.mean()) for _, frame in iter_video_frames(out)]
-    source = [float(frame.mean()) for _, frame in iter_video_frames(clip)]
+    levels, source, out = _unstyled_levels(tmp_path, style_image, stylize, "--start", "1", "--every", "3")
     assert levels == pytest.approx([source[1], source[4], source[7]], abs=4)
     assert video_facts(out)[2] == Fraction(25, 3)
 
