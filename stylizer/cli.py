@@ -77,13 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "or on a local Ray (also STYLIZER_EXECUTOR=ray)")
     o.add_argument("--workers", type=int, help="Ray actors (default: one per GPU, else one per node)")
     o.add_argument("--chunk", type=int, metavar="FRAMES",
-                   help="split shots longer than this into chunks that run in parallel "
-                        "(default: 48 with several workers, none otherwise)")
+                   help="split shots longer than this into chunks that run in parallel, cross-faded over "
+                        "10 frames where they meet (default: 48 with several workers, none otherwise; at "
+                        "least 11)")
     o.add_argument("--weights", help="VGG16 weights file (.npz, Keras .h5 or .onnx)")
     o.add_argument("--fetch-weights", action="store_true", help="obtain and verify the weights, then exit")
     o.add_argument("--evaluate", nargs=2, type=Path, metavar=("INPUT", "OUTPUT"),
                    help="print the flicker (warping error) of OUTPUT against INPUT, and the per-frame losses "
                         "when style images are given")
+    o.add_argument("--log", metavar="FILE", help="append messages, a progress line a minute and the summary, "
+                                                  "timestamped, to FILE")
+    o.add_argument("--records", metavar="FILE", help="append a JSON line per image or frame to FILE (status, "
+                                                     "reason, iterations, evaluations, seconds, losses)")
+    o.add_argument("--dry-run", action="store_true",
+                   help="show the plan (items, frames, shots, disk) and a time estimate from a short "
+                        "measurement; optimise and write nothing")
     o.add_argument("--quiet", action="store_true", help="only the summary and errors")
     o.add_argument("--debug", action="store_true", help="show tracebacks")
     return p
@@ -126,9 +134,17 @@ def settings_from_args(args: argparse.Namespace):
         values["max_frames"] = min(frames, values.get("max_frames") or frames)
     settings = Settings(**values, device=args.device, quiet=args.quiet, recursive=args.recursive,
                         keep_frames=args.keep_frames, force=args.force, debug=args.debug, weights=args.weights,
-                        executor=args.executor, workers=args.workers, chunk=args.chunk)
+                        executor=args.executor, workers=args.workers, chunk=args.chunk, log=args.log,
+                        records=args.records, dry_run=args.dry_run)
     settings.validate()
     return settings
+
+
+def _log(settings, message: str) -> None:
+    if settings.log:
+        from stylizer.driver import append_log
+
+        append_log(Path(settings.log), message)
 
 
 def _quiet_backend_logs() -> None:
@@ -233,13 +249,16 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 raise
             # One unusable input of several fails that input, not the others.
             print(f"stylize-video: error: {exc}", file=sys.stderr)
+            _log(settings, f"error: {exc}")
             code = max(code, exc.exit_code)
             continue
         for note in report.notes:
             print(f"note: {note}", file=sys.stderr)
+            _log(settings, f"note: {note}")
         for item, reason in report.failed:
             print(f"failed: {reason}" if item in reason else f"failed: {item}: {reason}", file=sys.stderr)
         print(report.summary())
+        _log(settings, report.summary())
         code = max(code, EXIT_FAILED if report.failed else EXIT_OK)
     return code
 

@@ -67,22 +67,93 @@ class Report:
 
 
 class Progress:
-    """tqdm bars: items (ETA, s/item) and, unless quiet, the iterations of the item in flight."""
+    """On a terminal, tqdm bars: items (ETA, s/item) and, unless quiet, the iterations of the item in flight.
+    Without one (nohup, cron, a pipe) tqdm shows nothing, so a plain line goes to stderr at most once a
+    minute instead. Messages and those lines also go to ``log`` (--log FILE), with the time."""
 
-    def __init__(self, total: int, unit: str, quiet: bool):
+    EVERY_S = 60.0
+
+    def __init__(self, total: int, unit: str, quiet: bool, log: Path | None = None):
         self.quiet = quiet
+        self.unit = unit
+        self.plain = not quiet and not sys.stderr.isatty()
         self.items = tqdm(total=total, unit=unit, dynamic_ncols=True, disable=None if not quiet else True)
+        self.log = log
+        self.started = self.last_line = time.time()
+        self.total = total
+        self.done = 0  # counted here: a disabled tqdm (no terminal) counts nothing
+        self.made = 0  # items made by this run (skipped ones advance the bar but not the rate)
 
     def iterations(self, total: int, label: str):
         if self.quiet:
             return None
         return tqdm(total=total, desc=label, unit="it", leave=False, dynamic_ncols=True, position=1, disable=None)
 
-    def write(self, message: str) -> None:
-        tqdm.write(message, file=sys.stderr)  # stdout carries only the summary
+    def reset(self, total: int) -> None:
+        self.items.reset(total=total)
+        self.total, self.done = total, 0
+
+    def advance(self, n: int = 1, made: bool = True) -> None:
+        self.items.update(n)
+        self.done += n
+        self.made += n if made else 0
+        now = time.time()
+        if now - self.last_line >= self.EVERY_S and (self.plain or self.log):
+            self.last_line = now
+            done, total = self.done, self.total
+            line = f"progress: {done}/{total} {self.unit}"
+            if self.made:
+                each = (now - self.started) / self.made
+                line += f", {each:.1f} s per {self.unit}, about {each * max(0, total - done) / 60:.0f} min left"
+            self.write(line, terminal=self.plain)
+
+    def write(self, message: str, terminal: bool = True) -> None:
+        if terminal:
+            tqdm.write(message, file=sys.stderr)  # stdout carries only the summary
+        if self.log is not None:
+            append_log(self.log, message)
 
     def close(self) -> None:
         self.items.close()
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def append_log(path: Path, message: str) -> None:
+    """One timestamped line in the --log file (appended: a resumed night continues the same log)."""
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+    except OSError as exc:
+        raise OutputError(f"cannot write the log {path}: {exc.strerror}") from None
+
+
+class Records:
+    """A JSON line per item as it ends (status, reason, iterations, evaluations, seconds, loss parts, stop),
+    appended beside the output: what each item did, for scripts and for the morning after."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def add(self, item: str, status: str, outcome: FrameOutcome | None = None, reason: str | None = None) -> None:
+        import json
+
+        record: dict = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "item": item, "status": status}
+        if reason:
+            record["reason"] = reason
+        if outcome is not None and not outcome.failed:
+            record.update(iterations=outcome.iterations, evaluations=outcome.evaluations,
+                          seconds=round(outcome.seconds, 3), stop=outcome.stop, cold=outcome.cold,
+                          losses=outcome.parts)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror}",
+                              whole_run=exc.errno in writers._WHOLE_RUN) from None
 
 
 class _Lazy:
@@ -151,7 +222,8 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
     digest = settings.pixel_hash(styles.digest)
     tag = f"stylizer {digest}"  # stored in each output, so that a finished single image is recognised
     work = lock_only(out.parent / f".{out.name}.work" if single else out / ".stylizer")
-    progress = Progress(len(sources), "img", settings.quiet)
+    progress = Progress(len(sources), "img", settings.quiet, _path(settings.log))
+    records = Records(Path(settings.records)) if settings.records else None
     executor = _Lazy(settings, styles, stylizer_factory, progress)
     try:
         # Left by a run killed while writing (safe to remove: we hold the lock).
@@ -177,8 +249,10 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
         def failed(source: Path, reason: str) -> None:
             report.failed.append((str(source), reason))
             progress.write(f"failed: {reason}")
-            progress.items.update(1)
+            progress.advance()
             _write_failures(report, failures)  # now: a run killed later still leaves the list
+            if records:
+                records.add(str(source), "failed", reason=reason)
 
         targets = {source: out if single else _target_path(source, root, out, settings.format)
                    for source in sources}
@@ -198,7 +272,7 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                     continue
                 if target.exists() and not settings.force:
                     report.skipped += 1
-                    progress.items.update(1)
+                    progress.advance(made=False)
                     continue
                 try:
                     image = readers.load_image(source)
@@ -228,7 +302,9 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 continue
             report.done += 1
             report.add(outcome)
-            progress.items.update(1)
+            progress.advance()
+            if records:
+                records.add(str(source), "done", outcome)
     finally:
         executor.close()
         progress.close()
@@ -324,7 +400,8 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         report.skipped = made.frame_count or max(1, round(made.duration * made.fps))
         return report
     kept = work.open(digest, source, settings.force, settings.hashed_options())  # the lock, before any scan
-    progress = Progress(0, "fr", settings.quiet)
+    progress = Progress(0, "fr", settings.quiet, _path(settings.log))
+    records = Records(Path(settings.records)) if settings.records else None
     executor = _Lazy(settings, styles, stylizer_factory, progress)
     try:
         writers.remove_stale_temps(out.parent, out)  # left by a run killed while encoding or saving a frame
@@ -348,8 +425,8 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         failed = set(read_json(work.path / "failed.json").get("frames", []))
         finished = work.finished() - failed
         work.check_space(plan.frames - len(finished), shape, settings.size)
-        progress.items.reset(total=plan.frames)
-        progress.items.update(len(finished & set(range(plan.frames))))
+        progress.reset(plan.frames)
+        progress.advance(len(finished & set(range(plan.frames))), made=False)
         report.skipped = len(finished)
         if kept:
             progress.write(f"resuming: {kept} finished frames kept in {work.path}")
@@ -391,6 +468,9 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
             _record(task.context, outcome, work, fades, failed, goals, source, settings, report, progress)
             if outcome.failed:
                 _write_failures(report, failures)
+            if records:
+                records.add(f"{source} frame {outcome.index}", "failed" if outcome.failed else "done", outcome,
+                            outcome.failed)
         report.notes.extend(getattr(executor.executor, "notes", []))
         executor.close()
         progress.close()
@@ -433,7 +513,7 @@ def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, fail
             final = np.rint((1 - t) * earlier.astype(np.float32) + t * later.astype(np.float32)).astype(np.uint8)
     if final is not None:
         work.save(j, final)
-        progress.items.update(1)
+        progress.advance()
         report.done += not outcome.failed
     if not outcome.failed and j in failed:
         failed.discard(j)
@@ -503,6 +583,8 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
     if threading.current_thread() is threading.main_thread():  # Python allows handlers only there
         previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if settings.dry_run:
+            return _dry_run(settings, kind, input_path, out, factory)
         if kind == "video":
             return run_video(settings, input_path, out, styles, factory)
         if kind == "folder":
@@ -517,6 +599,21 @@ def run(settings: Settings, input_path: Path, style_paths: list[Path], output: P
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _dry_run(settings: Settings, kind: str, source: Path, out: Path, factory) -> Report:
+    """The plan and an estimate, as notes; nothing written (dryrun.py)."""
+    from stylizer import dryrun
+
+    report = Report(out)
+    if kind == "video":
+        report.notes += dryrun.describe_video(settings, source, out, factory)
+    else:
+        images = readers.list_images(source, settings.recursive, exclude=[out])[0] if kind == "folder" else [source]
+        targets = [_target_path(p, source, out, settings.format) for p in images] if kind == "folder" else [out]
+        report.notes += dryrun.describe_images(settings, images, targets, factory)
+    report.notes.append(f"dry run: nothing was optimised or written (output would be {out})")
+    return report
 
 
 def _check_output(source: Path, out: Path, kind: str) -> None:

@@ -97,10 +97,12 @@ def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool) -
 
 def split(frames: int, cuts: list[int], chunk: int | None, overlap: int | None = None) -> list[Span]:
     """Shots, and with ``chunk`` each shot longer than about 1.5 chunks cut into equal chunks that start
-    ``overlap`` frames early (default OVERLAP, less for chunks shorter than that). A chunk owns more frames
-    than its successor's fade-in repeats, so no frame is made by three chunks."""
-    if overlap is None:
-        overlap = min(OVERLAP, max(1, (chunk or 0) - 1))
+    ``overlap`` frames early (default OVERLAP). A chunk owns more frames than its successor's fade-in
+    repeats (so no frame is made by three chunks): a shorter ``chunk`` is raised to overlap + 1, since a
+    shorter fade would show (RESULTS.md "Chunks")."""
+    overlap = OVERLAP if overlap is None else overlap
+    if chunk is not None:
+        chunk = max(chunk, overlap + 1)
     bounds = [0, *cuts, frames]
     spans = []
     for a, b in zip(bounds, bounds[1:]):

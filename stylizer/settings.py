@@ -68,6 +68,9 @@ class Settings:
     # Frames per chunk of a long shot; None: chunks only when the executor has several workers. A resumed
     # run keeps the segments of its first run (the plan in the work dir), so this is not hashed.
     chunk: int | None = None
+    log: str | None = None  # --log FILE: messages, progress lines and summaries, timestamped, appended
+    dry_run: bool = False  # describe the plan and estimate the time; optimise and write nothing
+    records: str | None = None  # --records FILE: a JSON line per item (status, reason, iterations, losses)
     quiet: bool = False
     recursive: bool = False
     keep_frames: bool = False

@@ -174,3 +174,18 @@ def test_several_inputs_run_in_one_call_with_one_model_load(tmp_path, style_imag
     assert (tmp_path / "a.stylized.mp4").is_file() and (tmp_path / "photos_stylized" / "p.png").is_file()
     assert stdout.count("done ") == 2
     assert made == [1]
+
+
+def test_dry_run_shows_the_plan_and_an_estimate_and_writes_nothing(tmp_path, style_image, stylize):
+    from conftest import FAST
+    from conftest_media import make_shots
+
+    clip = make_shots(tmp_path / "in" / "shots.mp4", [5, 4])
+    before = sorted(p.name for p in (tmp_path / "in").iterdir())
+    rc, stdout, err = stylize(clip, style_image, *FAST, "--dry-run")
+    assert rc == 0, err
+    assert "9 frames (96x72" in err and "in 2 shots (cuts at 5)" in err
+    assert "working size 64x48" in err and "MiB" in err
+    assert "s per evaluation here" in err and " to " in err
+    assert "dry run: nothing was optimised or written" in err
+    assert sorted(p.name for p in (tmp_path / "in").iterdir()) == before  # no output, no work dir

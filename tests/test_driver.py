@@ -472,21 +472,22 @@ def test_a_run_that_will_not_fit_on_the_disk_stops_before_it_starts(tmp_path: Pa
 
 
 def test_chunks_of_one_shot_are_cross_faded(tmp_path: Path, style_image: Path, stylize) -> None:
+    from stylizer.plan import OVERLAP
     from stylizer.workdir import read_json
 
-    clip = make_video(tmp_path / "clip.mp4", seconds=0.64)  # 16 frames, one shot
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.96)  # 24 frames, one shot
     out = tmp_path / "out.mp4"
-    rc, _, err = stylize(clip, style_image, *FAST, "-o", out, "--keep-frames", "--chunk", "8")
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", out, "--keep-frames", "--chunk", "12")
     assert rc == 0, err
-    assert video_facts(out)[3] == 16
+    assert video_facts(out)[3] == 24
     segments = read_json(out.parent / ".out.mp4.work" / "plan.json")["segments"]
-    assert segments == [[0, 0, 8], [1, 8, 16]]  # the second chunk starts 7 frames early, cold
+    assert segments == [[0, 0, 12], [12 - OVERLAP, 12, 24]]  # the second chunk starts OVERLAP frames early, cold
     frames = work_frames(out)
-    for k, j in enumerate(range(1, 8)):
+    for k, j in enumerate(range(12 - OVERLAP, 12)):
         earlier = np.asarray(Image.open(frames / "fades" / f"{j:06d}.fade-out.png"), np.float32)
         later = np.asarray(Image.open(frames / "fades" / f"{j:06d}.fade-in.png"), np.float32)
         final = np.asarray(Image.open(frames / f"{j:06d}.png"), np.float32)
-        t = (k + 1) / 8
+        t = (k + 1) / (OVERLAP + 1)
         assert np.abs(final - np.rint((1 - t) * earlier + t * later)).max() <= 1
         assert np.abs(earlier - later).mean() > 1  # two independent starts: the fade has work to do
 
@@ -630,3 +631,32 @@ def test_the_python_api_runs_from_a_worker_thread(tmp_path: Path, style_image: P
     assert Image.open(tmp_path / "out.png").size == (80, 60)
     with pytest.raises(UsageError, match="unknown option sise"):
         stylizer.stylize(photo, style_image, sise=64)
+
+
+def test_without_a_terminal_progress_is_a_plain_line_and_log_and_records_keep_the_night(
+        tmp_path: Path, style_image: Path, stylize, monkeypatch) -> None:
+    import json
+
+    from stylizer import driver
+
+    monkeypatch.setattr(driver.Progress, "EVERY_S", 0.0)  # a line on every item instead of once a minute
+    photos = tmp_path / "photos"
+    make_image(photos / "a.png", seed=1)
+    (photos / "b.png").write_bytes(b"not an image")
+    make_image(photos / "c.png", seed=3)
+    log, records = tmp_path / "night.log", tmp_path / "night.jsonl"
+    rc, stdout, err = stylize(photos, style_image, *FAST, "--log", log, "--records", records)
+    assert rc == 1, err
+    assert "progress: 3/3 img" in err  # stderr here is no terminal: tqdm shows nothing, the plain line does
+    assert "progress:" not in stdout and stdout.count("\n") == 1  # stdout: the summary alone
+    text = log.read_text()
+    assert "failed:" in text and "b.png" in text and "done 2, skipped 0" in text
+    lines = [json.loads(line) for line in records.read_text().splitlines()]
+    assert [(Path(r["item"]).name, r["status"]) for r in lines] == [("b.png", "failed"), ("a.png", "done"),
+                                                                   ("c.png", "done")] or \
+        sorted((Path(r["item"]).name, r["status"]) for r in lines) == [("a.png", "done"), ("b.png", "failed"),
+                                                                      ("c.png", "done")]
+    done = [r for r in lines if r["status"] == "done"]
+    assert all(r["iterations"] >= 1 and r["evaluations"] >= r["iterations"] and set(r["losses"]) >= {"style", "content"}
+               for r in done)
+    assert "reason" in next(r for r in lines if r["status"] == "failed")

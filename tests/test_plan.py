@@ -28,16 +28,17 @@ def test_chunks_cover_every_frame_once_and_fade_in_inside_their_own_shot(frames,
             assert span.first == span.owned  # a shot's first chunk starts cold at the cut, with no fade
         else:
             fade = span.owned - span.first
-            assert 1 <= fade <= min(OVERLAP, chunk - 1)
+            assert fade == OVERLAP
             assert before.owned <= span.first < before.stop == span.owned  # the fade repeats the chunk before's end
             assert len(span) >= fade
     lengths = [s.stop - s.owned for s in spans if s.owned not in starts or s.first == s.owned]
-    assert max(lengths) <= 2 * chunk
+    assert max(lengths) <= 2 * max(chunk, OVERLAP + 1)
 
 
 def test_a_shot_too_short_to_fade_stays_whole():
     assert split(10, [], 48) == [Span(0, 0, 10)]
-    assert split(12, [], 8) == [Span(0, 0, 12)]  # two chunks of 6 cannot hold a fade of 7
+    assert split(12, [], 8) == [Span(0, 0, 12)]  # two chunks of 6 cannot hold a fade of 10
+    assert split(30, [], 4) == [Span(0, 0, 15), Span(5, 15, 30)]  # chunks raised to hold the whole fade
 
 
 def test_the_scan_decodes_at_thumbnail_size_inside_ffmpeg_and_a_cached_plan_decodes_nothing(
