@@ -11,6 +11,7 @@ executor made it.
 from __future__ import annotations
 
 import collections
+import itertools
 import signal
 import sys
 import threading
@@ -121,13 +122,19 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def append_log(path: Path, message: str) -> None:
-    """One timestamped line in the --log file (appended: a resumed night continues the same log)."""
+def _append_line(path: Path, line: str) -> None:
+    """Append one line (a resumed night continues the same file); OSError becomes a one-line OutputError."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+            f.write(line + "\n")
     except OSError as exc:
-        raise OutputError(f"cannot write the log {path}: {exc.strerror}") from None
+        raise OutputError(f"cannot write {path}: {exc.strerror}", whole_run=exc.errno in writers.WHOLE_RUN) from None
+
+
+def append_log(path: Path, message: str) -> None:
+    """One timestamped line in the --log file."""
+    _append_line(path, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}")
 
 
 class Records:
@@ -147,13 +154,7 @@ class Records:
             record.update(iterations=outcome.iterations, evaluations=outcome.evaluations,
                           seconds=round(outcome.seconds, 3), stop=outcome.stop, cold=outcome.cold,
                           losses=outcome.parts)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
-        except OSError as exc:
-            raise OutputError(f"cannot write {self.path}: {exc.strerror}",
-                              whole_run=exc.errno in writers._WHOLE_RUN) from None
+        _append_line(self.path, json.dumps(record))
 
 
 class _Lazy:
@@ -172,12 +173,7 @@ class _Lazy:
         first = next(tasks, None)
         if first is None:
             return iter(())
-
-        def chained():
-            yield first
-            yield from tasks
-
-        return self.get().run(chained())
+        return self.get().run(itertools.chain([first], tasks))
 
     def close(self) -> None:
         if self.executor is not None:
@@ -326,7 +322,6 @@ class SharedDecode:
         self.frames = selected_frames(source, settings, first=first)
         self.shape = shape
         self.recent: collections.deque = collections.deque(maxlen=max(1, lookback))
-        self.decoded = 0
 
     def take(self, first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
         for j, content in self.recent:
@@ -336,7 +331,6 @@ class SharedDecode:
         if last + 1 >= stop:
             return
         for j, frame in self.frames:
-            self.decoded += 1
             content = resize(frame, *self.shape)
             self.recent.append((j, content))
             if j >= first:
@@ -368,8 +362,7 @@ def fingerprint(path: Path, block: int = 1 << 20) -> str:
     return digest.hexdigest()[:16]
 
 
-def _roles(plan: VideoPlan) -> list[_Shot]:
-    fades = plan.fades()
+def _roles(plan: VideoPlan, fades: dict[int, tuple[int, int]]) -> list[_Shot]:
     shots = []
     for span in plan.segments:
         roles = {}
@@ -434,7 +427,7 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         # kept so that a resumed segment's warm frames stop where they would have.
         goals = read_json(work.path / "goals.json")
         fades = plan.fades()
-        shots = _roles(plan)
+        shots = _roles(plan, fades)
 
         def made(shot: _Shot, j: int) -> bool:
             if j in failed:
@@ -508,8 +501,8 @@ def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, fail
             # Linear cross-fade: the later chunk's weight rises by 1/(n+1) a frame, the least change per frame.
             start, length = fades[j]
             t = (j - start + 1) / (length + 1)
-            later = outcome.image if role == "fade-in" else work.load_path(other)
-            earlier = work.load_path(other) if role == "fade-in" else outcome.image
+            theirs = work.load_path(other)
+            earlier, later = (theirs, outcome.image) if role == "fade-in" else (outcome.image, theirs)
             final = np.rint((1 - t) * earlier.astype(np.float32) + t * later.astype(np.float32)).astype(np.uint8)
     if final is not None:
         work.save(j, final)

@@ -107,7 +107,7 @@ class WorkDir:
         save_image(self.frame_path(index), rgb, png_level=1)
 
     def load(self, index: int) -> np.ndarray:
-        return load_image(self.frame_path(index)).rgb
+        return self.load_path(self.frame_path(index))
 
     def remove(self) -> None:
         self.close()

@@ -236,14 +236,20 @@ def test_video_resumes_after_sigkill_without_recomputing(tmp_path: Path, style_i
     assert count == 10 and audio
 
 
-@pytest.mark.slow
-def test_folder_resumes_after_sigkill_without_recomputing(tmp_path: Path, style_image: Path, stylize) -> None:
+def _folder_run_under_way(tmp_path: Path, style_image: Path, count: int, written: int):
+    """(photos, their output folder, a CLI run on them that has written at least ``written`` images)."""
     photos = tmp_path / "photos"
-    for i in range(8):
+    for i in range(count):
         make_image(photos / f"img{i}.png", seed=i)
     result = tmp_path / "photos_stylized"
     proc = start_cli(photos, style_image, *FAST)
-    assert wait_for(lambda: len(list(result.glob("img*.png"))) >= 2, proc)
+    assert wait_for(lambda: len(list(result.glob("img*.png"))) >= written, proc)
+    return photos, result, proc
+
+
+@pytest.mark.slow
+def test_folder_resumes_after_sigkill_without_recomputing(tmp_path: Path, style_image: Path, stylize) -> None:
+    photos, result, proc = _folder_run_under_way(tmp_path, style_image, 8, 2)
     rc, _, _ = kill(proc)
     assert rc == -signal.SIGKILL
     before = mtimes(result, "img*.png")
@@ -375,12 +381,7 @@ def test_second_run_on_the_same_output_is_refused(tmp_path: Path, style_image: P
 
 @pytest.mark.slow
 def test_second_folder_run_on_the_same_output_is_refused(tmp_path: Path, style_image: Path, stylize) -> None:
-    photos = tmp_path / "photos"
-    for i in range(12):
-        make_image(photos / f"p{i}.png", seed=i)
-    result = tmp_path / "photos_stylized"
-    first = start_cli(photos, style_image, *FAST)
-    assert wait_for(lambda: len(list(result.glob("p*.png"))) >= 1, first)
+    photos, _, first = _folder_run_under_way(tmp_path, style_image, 12, 1)
     rc, _, err = stylize(photos, style_image, *FAST)
     assert_user_error(rc, err, None, "another stylize-video run")
     rc, _, err = kill(first, signal.SIGTERM)

@@ -60,7 +60,7 @@ def _atomic_target(path: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}", whole_run=exc.errno in _WHOLE_RUN) from None
+        raise OutputError(f"cannot write {path}: {_reason(exc)}", whole_run=exc.errno in WHOLE_RUN) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)   # already gone after a successful replace
@@ -97,7 +97,7 @@ def remove_stale_temps(folder: Path, target: Path | None = None, recursive: bool
 
 
 # A full or read-only file system fails every later item too; other errors belong to one path.
-_WHOLE_RUN = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+WHOLE_RUN = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
 
 
 def _reason(exc: OSError) -> str:
