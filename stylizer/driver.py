@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ from stylizer.errors import InputError, OutputError, UsageError
 from stylizer.executors import Task, make_executor
 from stylizer.io import readers, writers
 from stylizer.plan import CHUNK, Span, VideoPlan, plan_video, selected_frames
+from stylizer.report import FolderReport, thumbnail
 from stylizer.segment import FrameOutcome, SegmentSpec
 from stylizer.settings import Settings, describe_changes
 from stylizer.workdir import WorkDir, lock_only, read_json, write_json
@@ -144,9 +146,8 @@ class Records:
     def __init__(self, path: Path):
         self.path = path
 
-    def add(self, item: str, status: str, outcome: FrameOutcome | None = None, reason: str | None = None) -> None:
-        import json
-
+    def add(self, item: str, status: str, outcome: FrameOutcome | None = None, reason: str | None = None,
+            **extra) -> None:
         record: dict = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "item": item, "status": status}
         if reason:
             record["reason"] = reason
@@ -154,6 +155,7 @@ class Records:
             record.update(iterations=outcome.iterations, evaluations=outcome.evaluations,
                           seconds=round(outcome.seconds, 3), stop=outcome.stop, cold=outcome.cold,
                           losses=outcome.parts)
+        record.update(extra)
         _append_line(self.path, json.dumps(record))
 
 
@@ -221,6 +223,7 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
     progress = Progress(len(sources), "img", settings.quiet, _path(settings.log))
     records = Records(Path(settings.records)) if settings.records else None
     executor = _Lazy(settings, styles, stylizer_factory, progress)
+    sheet = None if single else FolderReport(out, work.path)
     try:
         # Left by a run killed while writing (safe to remove: we hold the lock).
         if single:
@@ -242,8 +245,13 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
 
         failures = out.parent / f"{out.name}.failures.txt" if single else out / "failures.txt"
 
-        def failed(source: Path, reason: str) -> None:
+        def name(source: Path) -> str:
+            return source.relative_to(root).as_posix()
+
+        def failed(source: Path, reason: str, image: np.ndarray | None = None) -> None:
             report.failed.append((str(source), reason))
+            if sheet:
+                sheet.failed(name(source), reason, image)
             progress.write(f"failed: {reason}")
             progress.advance()
             _write_failures(report, failures)  # now: a run killed later still leaves the list
@@ -269,6 +277,8 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 if target.exists() and not settings.force:
                     report.skipped += 1
                     progress.advance(made=False)
+                    if sheet:
+                        sheet.finished_earlier(name(source), source, target)
                     continue
                 try:
                     image = readers.load_image(source)
@@ -294,21 +304,30 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             except OutputError as exc:
                 if exc.whole_run or single:
                     raise  # a full or read-only disk: every later image would fail the same way
-                failed(source, str(exc))
+                failed(source, str(exc), image.rgb)
                 continue
             report.done += 1
             report.add(outcome)
+            if sheet:
+                sheet.done(name(source), image.rgb, rgb, outcome.iterations, outcome.seconds)
             progress.advance()
             if records:
                 records.add(str(source), "done", outcome)
     finally:
         executor.close()
         progress.close()
+        if sheet:  # also after an interruption: the morning sees what was done so far
+            try:
+                sheet.write(f"stylizer: {root}", report.summary(), [thumbnail(s) for s in styles.images])
+            except OSError:
+                pass  # a full or read-only disk is already the run's error
         if single:
             work.remove()
         else:
             work.close()
     _write_failures(report, failures)
+    if sheet:
+        report.notes.append(f"report: {sheet.path}")
     return report
 
 
@@ -470,6 +489,14 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         _write_failures(report, failures)
         # A video with stand-in frames is not finished: no tag, so that nothing takes it for a result.
         _assemble(settings, source, out, plan, work, report, None if failed else tag)
+        try:
+            flicker = _video_report(settings, source, out, plan, work, report, styles)
+        except (OSError, InputError) as exc:  # the video is written: a report that fails is only a note
+            flicker = float("nan")
+            report.notes.append(f"no report: {exc}")
+        if records:
+            records.add(str(source), "done" if not failed else "failed", frames=plan.frames,
+                        flicker=None if np.isnan(flicker) else round(flicker, 6))
     finally:
         executor.close()
         progress.close()
@@ -491,6 +518,10 @@ def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, fail
         goals[str(shot.span.first)] = outcome.parts  # before the frame, so that a resume finds it
         write_json(work.path / "goals.json", goals)
     role = shot.roles[j]
+    if not outcome.failed:  # what the report plots, kept across resumes
+        _append_line(work.path / "stats.jsonl", json.dumps({
+            "index": j, "role": role, "iterations": outcome.iterations, "seconds": round(outcome.seconds, 3),
+            "cold": outcome.cold, "losses": outcome.parts}))
     final = None
     if role == "own":
         final = outcome.image
@@ -536,6 +567,46 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
         frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
     writers.assemble_video(frames, out, fps, size, audio_from=audio, crf=settings.crf, codec=settings.codec,
                            frame_count_hint=plan.frames, comment=tag)
+
+
+def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,
+                  styles: Styles) -> float:
+    """``<output>.report.html``: a strip of frames and per-frame plots; returns the mean flicker (nan if none).
+    Flicker is measured at thumbnail size, input decoded once more at that size (cheap inside ffmpeg)."""
+    from stylizer import report as html_report
+
+    lines = (work.path / "stats.jsonl").read_text(encoding="utf-8").splitlines() \
+        if (work.path / "stats.jsonl").is_file() else []
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass  # a line cut short by a kill
+    weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
+    stats = html_report.video_stats(records, plan.frames, weights)
+    h, w = working_shape(plan.info.height, plan.info.width, html_report.THUMB_SIDE)
+    shown = set(np.linspace(0, plan.frames - 1, min(plan.frames, html_report.STRIP_FRAMES)).round().astype(int))
+    strip = []
+
+    def pairs():
+        for j, frame_in in selected_frames(source, settings, size=(w, h)):
+            if j >= plan.frames:
+                return
+            frame_out = resize(work.load(j), h, w)
+            if j in shown:
+                strip.append((j, html_report.thumbnail(frame_in), html_report.thumbnail(frame_out)))
+            yield j, frame_in, frame_out
+
+    html_report.add_flicker(stats, pairs(), plan.cuts)
+    flicker = [f.flicker for f in stats if not np.isnan(f.flicker)]
+    mean = float(np.mean(flicker)) if flicker else float("nan")
+    summary = report.summary() + (f" | flicker (E_warp, Farneback) {mean:.5f}" if flicker else "")
+    path = out.with_name(out.name + ".report.html")
+    html_report.write_video_report(path, f"stylizer: {source.name}", summary, stats, strip, plan.cuts,
+                                   [thumbnail(s) for s in styles.images])
+    report.notes.append(f"report: {path}")
+    return mean
 
 
 # -------------------------------------------------------------------------------------------- entry point
