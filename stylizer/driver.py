@@ -25,6 +25,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
+from stylizer import finished
 from stylizer.engine import Styles, check_size, finish, resize, working_shape
 from stylizer.errors import InputError, OutputError, UsageError
 from stylizer.executors import Task, make_executor
@@ -218,21 +219,23 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
     # A folder keeps its settings hash and lock in out/.stylizer; a single image only needs a lock, held in
     # a work dir beside it for the run: its output records the settings (see `tag`).
     digest = settings.pixel_hash(styles.digest)
-    tag = f"stylizer {digest}"  # stored in each output, so that a finished single image is recognised
     work = lock_only(out.parent / f".{out.name}.work" if single else out / ".stylizer")
     progress = Progress(len(sources), "img", settings.quiet, _path(settings.log))
     records = Records(Path(settings.records)) if settings.records else None
     executor = _Lazy(settings, styles, stylizer_factory, progress)
     sheet = None if single else FolderReport(out, work.path)
+    made = None if single else finished.FolderRecords(out, work.path)
     try:
         # Left by a run killed while writing (safe to remove: we hold the lock).
         if single:
             writers.remove_stale_temps(out.parent, out)
         else:
             writers.remove_stale_temps(out, recursive=True)
-        if single and out.exists() and not settings.force and readers.read_comment(out) != tag:
-            raise OutputError(f"{out} already exists and is not a result of these settings: "
-                              "use --force to replace it")
+        if single and out.exists() and not settings.force:
+            found = finished.tag_of(out) or ""
+            if found.split()[:2] != ["stylizer", digest]:  # the same settings from an edited photo: made again
+                raise OutputError(f"{out} already exists and is not a result of these settings: "
+                                  "use --force to replace it")
         if not single:
             manifest = work.path / "manifest.json"
             previous = read_json(manifest)
@@ -274,12 +277,24 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                 target = targets[source]
                 if source in collisions:
                     continue
-                if target.exists() and not settings.force:
-                    report.skipped += 1
-                    progress.advance(made=False)
-                    if sheet:
-                        sheet.finished_earlier(name(source), source, target)
+                try:
+                    tag = finished.image_tag(digest, source)
+                except OSError as exc:
+                    failed(source, f"{source}: cannot read it: {exc.strerror}")
                     continue
+                if target.exists() and not settings.force:
+                    state = finished.status(target, tag, made)
+                    if state == "finished":
+                        report.skipped += 1
+                        progress.advance(made=False)
+                        if sheet:
+                            sheet.finished_earlier(name(source), source, target)
+                        continue
+                    if state == "foreign" and not single:  # a single image's was refused before
+                        failed(source, f"{target} already exists and was not made by stylizer: use --force to "
+                                       "replace it")
+                        continue
+                    # "ours": other settings (an interrupted --force) or an edited input: made again
                 try:
                     image = readers.load_image(source)
                     h, w = working_shape(*image.rgb.shape[:2], settings.size)
@@ -290,10 +305,10 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
                     failed(source, str(exc))
                     continue
                 spec = SegmentSpec(source.name, 0, 1, frozenset({0}), video=False)
-                yield Task(spec, [(0, resize(image.rgb, h, w))], (source, target, image))
+                yield Task(spec, [(0, resize(image.rgb, h, w))], (source, target, image, tag))
 
         for task, outcome in executor.run(tasks()):
-            source, target, image = task.context
+            source, target, image, tag = task.context
             if outcome.failed:
                 failed(source, f"{source}: {outcome.failed}")
                 continue
@@ -301,6 +316,12 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             fmt = settings.format or (None if single else image.format)
             try:
                 writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag)
+                if single:
+                    finished.confirm(target, tag)
+                else:
+                    made.add(target, tag)
+            except OSError as exc:
+                raise OutputError(f"cannot record {target} as finished: {exc.strerror}") from None
             except OutputError as exc:
                 if exc.whole_run or single:
                     raise  # a full or read-only disk: every later image would fail the same way
@@ -367,20 +388,6 @@ class _Shot:
     roles: dict[int, str]  # frame -> "own", "fade-in" (this chunk's version) or "fade-out" (the chunk before's)
 
 
-def fingerprint(path: Path, block: int = 1 << 20) -> str:
-    """The file's size and a hash of its first and last MiB: cheap for a film, and changed by any re-encode
-    or edit that touches the container's header, its index or its length."""
-    import hashlib
-
-    size = path.stat().st_size
-    digest = hashlib.sha256(str(size).encode())
-    with open(path, "rb") as f:
-        digest.update(f.read(block))
-        f.seek(max(0, size - block))
-        digest.update(f.read(block))
-    return digest.hexdigest()[:16]
-
-
 def _roles(plan: VideoPlan, fades: dict[int, tuple[int, int]]) -> list[_Shot]:
     shots = []
     for span in plan.segments:
@@ -396,12 +403,12 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
     work = WorkDir(out.parent / f".{out.name}.work")
     # The source's identity is part of the hash, by content, not by path: frames of another clip never mix
     # in, and a project moved to another folder still resumes.
-    digest = settings.pixel_hash(styles.digest, fingerprint(source))
+    digest = settings.pixel_hash(styles.digest, finished.fingerprint(source))
     # Stored in the video: a finished output is recognised after its work dir is gone. The encoding part
     # is apart, so that another --crf or --codec re-encodes kept frames instead of making them again.
     tag = f"stylizer {digest} encoding {settings.encoding_hash()}"
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
-        comment = readers.read_comment(out) or ""
+        comment = finished.tag_of(out) or ""
         if comment.startswith(f"stylizer {digest} ") and comment != tag:
             raise OutputError(f"{out} was encoded with another --crf or --codec and its frames were not kept: "
                               "use --force to make it again (--keep-frames keeps them for re-encoding)")
@@ -435,11 +442,11 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
 
         # Frames that failed (NaN, a lost worker) stand in unstylised; they are listed and made again.
         failed = set(read_json(work.path / "failed.json").get("frames", []))
-        finished = work.finished() - failed
-        work.check_space(plan.frames - len(finished), shape, settings.size)
+        done_frames = work.finished() - failed
+        work.check_space(plan.frames - len(done_frames), shape, settings.size)
         progress.reset(plan.frames)
-        progress.advance(len(finished & set(range(plan.frames))), made=False)
-        report.skipped = len(finished)
+        progress.advance(len(done_frames & set(range(plan.frames))), made=False)
+        report.skipped = len(done_frames)
         if kept:
             progress.write(f"resuming: {kept} finished frames kept in {work.path}")
         # The converged cold frame's losses of each segment (by its first frame), which warm frames stop at;
@@ -451,7 +458,7 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         def made(shot: _Shot, j: int) -> bool:
             if j in failed:
                 return False
-            return j in finished or (shot.roles[j] != "own" and work.partial_path(j, shot.roles[j]).is_file())
+            return j in done_frames or (shot.roles[j] != "own" and work.partial_path(j, shot.roles[j]).is_file())
 
         def version(shot: _Shot, j: int) -> np.ndarray:
             role = shot.roles[j]
@@ -567,6 +574,8 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
         frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
     writers.assemble_video(frames, out, fps, size, audio_from=audio, crf=settings.crf, codec=settings.codec,
                            frame_count_hint=plan.frames, comment=tag)
+    if tag:
+        finished.confirm(out, tag)  # a record beside it where the container keeps no comment (AVI, TS, GIF)
 
 
 def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,

@@ -8,6 +8,7 @@ SIGTERM; changed settings refused unless --force; one run per output (lock).
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 from fractions import Fraction
 from pathlib import Path
@@ -596,16 +597,79 @@ def test_a_moved_project_resumes_and_a_refusal_names_the_option(tmp_path: Path, 
     assert_user_error(rc, err, 1, "--size 64 -> 96")
 
 
-def test_a_finished_mkv_is_recognised(tmp_path: Path, style_image: Path, stylize) -> None:
+@pytest.mark.parametrize("suffix, codec", [(".mkv", "libx264"), (".avi", "libx264"), (".ts", "libx264"),
+                                          (".gif", "gif")])
+def test_a_finished_video_is_recognised_in_every_container(tmp_path: Path, style_image: Path, stylize,
+                                                           suffix: str, codec: str) -> None:
+    from stylizer import finished
+    from stylizer.io.readers import read_comment
+
     clip = make_video(tmp_path / "clip.mp4", seconds=0.16)
-    out = tmp_path / "out.mkv"
-    rc, _, err = stylize(clip, style_image, *FAST, "-o", out)
+    out = tmp_path / f"out{suffix}"
+    rc, _, err = stylize(clip, style_image, *FAST, "--codec", codec, "-o", out)
     assert rc == 0, err
     stamp = out.stat().st_mtime_ns
-    rc, stdout, err = stylize(clip, style_image, *FAST, "-o", out)
+    # The tag inside (Matroska upper-cases it: COMMENT), or a record beside where the container keeps none.
+    inside = (read_comment(out) or "").startswith("stylizer ")
+    assert inside != finished.sidecar(out).exists()
+    rc, stdout, err = stylize(clip, style_image, *FAST, "--codec", codec, "-o", out)
     assert rc == 0, err
     assert "done 0, skipped 4" in stdout
     assert out.stat().st_mtime_ns == stamp
+    # A file put in its place since is not taken for the result.
+    shutil.copy(clip, out)
+    rc, _, err = stylize(clip, style_image, *FAST, "--codec", codec, "-o", out)
+    assert_user_error(rc, err, None, "--force")
+
+
+def test_folder_outputs_are_checked_one_by_one(tmp_path: Path, style_image: Path, stylize) -> None:
+    """Edited inputs are made again, outputs of other settings too (an interrupted --force leaves them), a
+    file that stylizer did not make is refused; formats without a tag (BMP) are recognised by the record."""
+    photos = tmp_path / "photos"
+    for i, name in enumerate(["a.png", "b.png", "c.png", "d.png"]):
+        make_image(photos / name, seed=i)
+    out = tmp_path / "out"
+    rc, _, err = stylize(photos, style_image, *FAST, "-o", out)
+    assert rc == 0, err
+    before = mtimes(out)
+
+    make_image(photos / "a.png", seed=20)  # edited since
+    other = tmp_path / "other"  # b.png made with other settings
+    rc, _, err = stylize(photos, style_image, *FAST, "--style-weight", "3", "-o", other)
+    assert rc == 0, err
+    shutil.copy(other / "b.png", out / "b.png")
+    Image.new("RGB", (8, 8)).save(out / "c.png")  # someone else's file
+    rc, stdout, err = stylize(photos, style_image, *FAST, "-o", out)
+    assert rc == 1, err
+    assert "done 2, skipped 1" in stdout and "failed 1" in stdout
+    after = mtimes(out)
+    assert after["d.png"] == before["d.png"]  # finished: untouched
+    assert after["a.png"] != before["a.png"] and after["b.png"] != before["b.png"]
+    assert "c.png already exists and was not made by stylizer" in (out / "failures.txt").read_text()
+    assert Image.open(out / "c.png").size == (8, 8)
+
+    bmp = tmp_path / "bmp"
+    rc, _, err = stylize(photos, style_image, *FAST, "--format", "bmp", "-o", bmp)
+    assert rc == 0, err
+    rc, stdout, err = stylize(photos, style_image, *FAST, "--format", "bmp", "-o", bmp)
+    assert rc == 0 and "done 0, skipped 4" in stdout, err
+
+
+def test_a_single_image_is_recognised_in_a_format_without_tags_and_redone_when_edited(
+        tmp_path: Path, style_image: Path, stylize) -> None:
+    photo = make_image(tmp_path / "p.png")
+    out = tmp_path / "p.bmp"
+    rc, _, err = stylize(photo, style_image, *FAST, "-o", out)
+    assert rc == 0, err
+    stamp = out.stat().st_mtime_ns
+    rc, stdout, err = stylize(photo, style_image, *FAST, "-o", out)
+    assert rc == 0 and "done 0, skipped 1" in stdout, err
+    assert out.stat().st_mtime_ns == stamp
+    make_image(photo, seed=7)
+    rc, stdout, err = stylize(photo, style_image, *FAST, "-o", out)
+    assert rc == 0 and "done 1" in stdout, err
+    rc, _, err = stylize(photo, style_image, *FAST, "--style-weight", "3", "-o", out)
+    assert_user_error(rc, err, None, "--force")
 
 
 def test_the_python_api_runs_from_a_worker_thread(tmp_path: Path, style_image: Path) -> None:
