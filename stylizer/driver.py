@@ -429,7 +429,8 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         chunk = settings.chunk
         if not cached and chunk is None and settings.executor != "local" and executor.get().workers > 1:
             chunk = CHUNK  # long shots in chunks only where several workers can share them
-        plan = plan_video(source, settings, settings.quiet, chunk=chunk, cached=cached or None)
+        plan = plan_video(source, settings, settings.quiet, chunk=chunk, cached=cached or None,
+                          keep=work.save_thumb)
         write_json(work.path / "plan.json", plan.to_json())
         info = plan.info
         if plan.cuts:
@@ -581,7 +582,8 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
 def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,
                   styles: Styles) -> float:
     """``<output>.report.html``: a strip of frames and per-frame plots; returns the mean flicker (nan if none).
-    Flicker is measured at thumbnail size, input decoded once more at that size (cheap inside ffmpeg)."""
+    Flicker is measured at thumbnail size, on the input's thumbnails kept by the scan (decoded again only
+    when a work dir from an earlier version has none)."""
     from stylizer import report as html_report
 
     lines = (work.path / "stats.jsonl").read_text(encoding="utf-8").splitlines() \
@@ -595,14 +597,17 @@ def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, 
     weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
     stats = html_report.video_stats(records, plan.frames, weights)
     h, w = working_shape(plan.info.height, plan.info.width, html_report.THUMB_SIDE)
+    kept = all(work.thumb_path(j).is_file() for j in range(plan.frames))
+    inputs = ((j, work.load_path(work.thumb_path(j))) for j in range(plan.frames)) if kept \
+        else selected_frames(source, settings, size=(w, h))
     shown = set(np.linspace(0, plan.frames - 1, min(plan.frames, html_report.STRIP_FRAMES)).round().astype(int))
     strip = []
 
     def pairs():
-        for j, frame_in in selected_frames(source, settings, size=(w, h)):
+        for j, frame_in in inputs:
             if j >= plan.frames:
                 return
-            frame_out = resize(work.load(j), h, w)
+            frame_out = resize(work.load(j), *frame_in.shape[:2])
             if j in shown:
                 strip.append((j, html_report.thumbnail(frame_in), html_report.thumbnail(frame_out)))
             yield j, frame_in, frame_out

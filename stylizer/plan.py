@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from tqdm import tqdm
@@ -79,8 +79,10 @@ def selected_frames(path: Path, settings: Settings, size: tuple[int, int] | None
         yield j, frame
 
 
-def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool) -> tuple[int, list[int]]:
-    """(frame count, cuts): one decoding pass at thumbnail size."""
+def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool,
+         keep: Callable[[int, np.ndarray], None] | None = None) -> tuple[int, list[int]]:
+    """(frame count, cuts): one decoding pass at thumbnail size; ``keep(j, frame)`` gets each thumbnail (the
+    report's, so that it needs no decode of its own)."""
     h, w = working_shape(info.height, info.width, SCAN_SIDE)
     cuts, previous, count = [], None, 0
     bar = tqdm(total=info.frame_count, desc="scanning", unit="fr", leave=False, disable=True if quiet else None)
@@ -88,6 +90,8 @@ def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool) -
         if previous is not None and settings.temporal != "none" and temporal.is_scene_cut(previous, small):
             cuts.append(j)
         previous, count = small, j + 1
+        if keep is not None:
+            keep(j, small)
         bar.update(1)
     bar.close()
     if count == 0:
@@ -117,12 +121,12 @@ def split(frames: int, cuts: list[int], chunk: int | None, overlap: int | None =
 
 
 def plan_video(path: Path, settings: Settings, quiet: bool, chunk: int | None = None,
-               cached: dict | None = None) -> VideoPlan:
+               cached: dict | None = None, keep: Callable[[int, np.ndarray], None] | None = None) -> VideoPlan:
     """The plan of a video; ``cached`` (VideoPlan.to_json of an earlier run on the same input and settings)
     is reused without decoding."""
     info = readers.probe_video(path)
     if cached and {"frames", "cuts", "segments"} <= cached.keys():
         spans = [Span(*s) for s in cached["segments"]]
         return VideoPlan(info, int(cached["frames"]), list(cached["cuts"]), spans)
-    frames, cuts = scan(path, info, settings, quiet)
+    frames, cuts = scan(path, info, settings, quiet, keep)
     return VideoPlan(info, frames, cuts, split(frames, cuts, chunk))

@@ -28,6 +28,7 @@ class WorkDir:
     def __init__(self, path: Path):
         self.path = path
         self.frames = path / "frames"
+        self.thumbs = self.frames / "thumbs"  # the input at thumbnail size, from the scan, for the report
         self._lock_file = None
 
     def open(self, settings_hash: str, source: Path, force: bool, options: dict | None = None) -> int:
@@ -108,6 +109,12 @@ class WorkDir:
 
     def load(self, index: int) -> np.ndarray:
         return self.load_path(self.frame_path(index))
+
+    def thumb_path(self, index: int) -> Path:
+        return self.thumbs / f"{index:06d}.png"
+
+    def save_thumb(self, index: int, rgb: np.ndarray) -> None:
+        save_image(self.thumb_path(index), rgb, png_level=1)
 
     def remove(self) -> None:
         self.close()

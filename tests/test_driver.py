@@ -160,7 +160,7 @@ def test_folder_keeps_names_layout_formats_alpha_and_exif(tmp_path: Path, style_
     result = tmp_path / "photos_stylized"
     written = sorted(p.relative_to(result).as_posix() for p in result.rglob("*")
                      if p.is_file() and not any(part.startswith(".") for part in p.relative_to(result).parts))
-    assert written == ["beach.jpg", "logo.png", "trips/2019/hill.webp", "trips/sideways.jpg"]
+    assert written == ["beach.jpg", "logo.png", "report.html", "trips/2019/hill.webp", "trips/sideways.jpg"]
     for name, fmt in [("beach.jpg", "JPEG"), ("logo.png", "PNG"), ("trips/2019/hill.webp", "WEBP")]:
         with Image.open(result / name) as im, Image.open(photos / name) as original:
             assert im.format == fmt
@@ -199,7 +199,7 @@ def test_broken_images_are_listed_and_every_good_one_written(tmp_path: Path, sty
     assert rc == 1, err
     result = tmp_path / "photos_stylized"
     assert sorted(p.name for p in result.iterdir() if not p.name.startswith(".")) == [
-        "failures.txt", "good1.jpg", "good2.png"]
+        "failures.txt", "good1.jpg", "good2.png", "report.html"]
     failures = (result / "failures.txt").read_text().splitlines()
     assert len(failures) == 3
     reasons = {Path(line.split(":", 1)[0]).name: line for line in failures}

@@ -8,8 +8,9 @@ finished work survives and a re-run completes.
 from __future__ import annotations
 
 import random
-import shutil
 import re
+import shutil
+import signal
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -455,7 +456,7 @@ def test_nan_in_a_folder_is_retried_from_content_then_reported(tmp_path: Path, s
     assert [Path(source).name for source, _ in report.failed] == ["b.png"]
     assert "NaN" in report.failed[0][1]
     assert report.done == 3
-    assert sorted(p.name for p in visible(out)) == ["a.png", "c.png", "d.png", "failures.txt"]
+    assert sorted(p.name for p in visible(out)) == ["a.png", "c.png", "d.png", "failures.txt", "report.html"]
     assert "b.png" in (out / "failures.txt").read_text()
     # A re-run retries only the failed image, and clears the failures file once it succeeds.
     report = pipeline.run(TINY, photos, [style_image], out)
@@ -497,31 +498,36 @@ def check_outputs_decode(folder: Path) -> None:
 @pytest.mark.slow
 def test_sigkill_at_random_moments_of_a_video_run(tmp_path: Path, style_image: Path, stylize) -> None:
     rng = random.Random(20240601)
-    video = make_video(tmp_path / "in" / "clip.mp4", seconds=0.4, audio=True)  # 10 frames
+    # 20 frames, optimised at 64 px but encoded at 640x480: encoding takes long enough to be killed in.
+    video = make_video(tmp_path / "in" / "clip.mp4", 640, 480, seconds=0.8, audio=True)
     out = tmp_path / "out" / "clip.mp4"
     frames = out.parent / ".clip.mp4.work" / "frames"
     finished = lambda: len(list(frames.glob("[0-9]*.png")))  # noqa: E731
     encoding = lambda: bool(list(out.parent.glob(".clip.*.mp4")))  # noqa: E731  (the encoder's temp file)
     # Kill once early, once in the middle, once while encoding the video, each after a random delay.
-    early, middle = rng.randint(1, 3), rng.randint(4, 7)
-    for ready, delay in [(lambda: finished() >= early, rng.uniform(0, 0.3)),
-                         (lambda: finished() >= middle, rng.uniform(0, 0.3)),
-                         (encoding, 0.0)]:
+    early, middle = rng.randint(1, 5), rng.randint(8, 14)
+    for ready, delay, what in [(lambda: finished() >= early, rng.uniform(0, 0.1), "early"),
+                               (lambda: finished() >= middle, rng.uniform(0, 0.1), "middle"),
+                               (encoding, 0.0, "encoding")]:
         proc = start_cli(video, style_image, *FAST, "-o", out)
-        wait_for(ready, proc)  # a fast machine may finish first: then the checks below still hold
+        assert wait_for(ready, proc), f"the run ended before the {what} kill"
         wait_for(lambda: False, proc, timeout=delay)
-        kill(proc)
+        mid_run = finished() < 20 or encoding()
+        rc, _, _ = kill(proc)
+        assert rc == -signal.SIGKILL and mid_run, f"the {what} kill did not land mid-run"
+        if what != "encoding":
+            assert not out.exists()
+        elif out.exists():  # renamed in the instant between the check and the kill: then it is complete
+            assert video_facts(out)[3] == 20 and decodes_fully(out)
         check_outputs_decode(out.parent)
-        if out.exists():
-            assert video_facts(out)[3] == 10
         assert all(image_decodes(p) for p in frames.glob("*.png"))
 
     rc, _, err = stylize(video, style_image, *FAST, "-o", out)
     assert rc == 0, err
     _, _, rate, count, audio = video_facts(out)
-    assert (rate, count, audio) == (Fraction(25), 10, True)
+    assert (rate, count, audio) == (Fraction(25), 20, True)
     assert decodes_fully(out)
-    assert visible(out.parent) == [out]
+    assert visible(out.parent) == [out, out.with_name(out.name + ".report.html")]
     assert leftovers(out.parent) == []
 
 
@@ -529,19 +535,20 @@ def test_sigkill_at_random_moments_of_a_video_run(tmp_path: Path, style_image: P
 def test_sigkill_at_random_moments_of_a_folder_run(tmp_path: Path, style_image: Path, stylize) -> None:
     rng = random.Random(7)
     photos = tmp_path / "photos"
-    for i in range(8):
+    for i in range(10):
         make_image(photos / f"p{i}.png", 96, 72, seed=i)
     out = tmp_path / "photos_stylized"
     done = lambda: len(list(out.glob("p*.png")))  # noqa: E731
     for target in [rng.randint(1, 2), rng.randint(3, 5), rng.randint(6, 8)]:
         proc = start_cli(photos, style_image, *FAST)
-        wait_for(lambda: done() >= target, proc)
-        wait_for(lambda: False, proc, timeout=rng.uniform(0, 0.5))
-        kill(proc)
+        assert wait_for(lambda: done() >= target, proc)
+        wait_for(lambda: False, proc, timeout=rng.uniform(0, 0.2))
+        rc, _, _ = kill(proc)
+        assert rc == -signal.SIGKILL and target <= done() < 10, "the kill did not land mid-run"
         check_outputs_decode(out)
 
     rc, stdout, err = stylize(photos, style_image, *FAST)
     assert rc == 0, err
-    assert sorted(p.name for p in visible(out)) == [f"p{i}.png" for i in range(8)]
+    assert sorted(p.name for p in visible(out)) == [f"p{i}.png" for i in range(10)] + ["report.html"]
     check_outputs_decode(out)
     assert leftovers(out) == []
