@@ -26,6 +26,7 @@ from stylizer.io.media import (
     parse_input_dump,
     stop_process,
 )
+from stylizer.io.probe import StreamShape, stream_shape
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +46,21 @@ _VIDEO_MAP = "0:V:0"
 
 # --------------------------------------------------------------------------------------------- videos
 
+_SQUARE_SDR = StreamShape("bt601", False, False, "sdr", Fraction(1))
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
-    width: int                 # display size: after the rotation metadata is applied (ffmpeg autorotates)
-    height: int
+    width: int                 # display size, in square pixels: the sample aspect ratio and the rotation
+    height: int                # metadata applied (ffmpeg autorotates; the decode stretches anamorphic frames)
     fps: Fraction              # exact nominal rate, e.g. Fraction(30000, 1001)
     frame_count: int | None    # as recorded by the container, None when it records none
     duration: float            # seconds
     rotation: int              # clockwise degrees (0/90/180/270) to turn stored frames for display
     has_audio: bool
     codec: str
+    shape: StreamShape = _SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -77,6 +82,8 @@ def probe_video(path: Path) -> VideoInfo:
     if coded is None:
         raise InputError(f"cannot read video {path}: unknown frame size")
     width, height = int(coded[1]), int(coded[2])
+    shape = stream_shape(path, stream.index)
+    width = max(1, round(width * shape.sample_aspect))  # anamorphic (DVD, HDV): decoded to square pixels
     rotation = _rotation(stream)
     if rotation in (90, 270):
         width, height = height, width
@@ -87,7 +94,8 @@ def probe_video(path: Path) -> VideoInfo:
     duration = dump.duration
     if duration is None:
         duration = float(frame_count / fps) if frame_count else 0.0
-    return VideoInfo(path, width, height, fps, frame_count, duration, rotation, dump.has_audio, stream.codec)
+    return VideoInfo(path, width, height, fps, frame_count, duration, rotation, dump.has_audio, stream.codec,
+                     shape)
 
 
 def count_frames(path: Path) -> int:
@@ -125,7 +133,10 @@ def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None =
         filters.append(f"trim=start_frame={start}")
     # A mid-stream resolution change would otherwise shift every later frame in the raw pipe.
     width, height = size or (info.width, info.height)
-    filters.append(f"scale={width}:{height}" + (":flags=area" if size else ""))
+    # The matrix and range named, not left to swscale, whose default for every untagged stream is BT.601
+    # limited range: players show untagged HD as BT.709 (io/probe.py), and the output is written as BT.709.
+    filters.append(f"scale={width}:{height}:in_color_matrix={info.shape.matrix}:in_range={info.shape.range}"
+                   + (":flags=area" if size else ""))
     proc = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", ffmpeg_input(path),
          "-map", _VIDEO_MAP, "-vf", ",".join(filters), "-fps_mode", "passthrough",

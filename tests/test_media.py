@@ -1,0 +1,128 @@
+"""Real-world video in, faithful video out (io/probe.py, io/readers.py, io/writers.py), end to end.
+
+Frames are compared as a player decodes them: with the matrix the stream is tagged with, or for an
+untagged stream the one players assume from its size (BT.709 from 720p up, BT.601 below), always decoded
+here with an explicit matrix, not through the project's own reader.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from conftest import FAST
+from conftest_media import run_ffmpeg
+from stylizer.io.probe import stream_shape
+
+# Saturated blocks, large enough that resizing to the working size and back only touches their edges.
+_BLOCKS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (255, 0, 255), (0, 255, 255), (200, 30, 90),
+           (30, 90, 200)]
+
+
+def blocks_frame(width: int, height: int) -> np.ndarray:
+    frame = np.zeros((height, width, 3), np.uint8)
+    columns = len(_BLOCKS) // 2
+    for i, colour in enumerate(_BLOCKS):
+        row, col = divmod(i, columns)
+        frame[row * height // 2:(row + 1) * height // 2, col * width // columns:(col + 1) * width // columns] = colour
+    return frame
+
+
+def encode(path: Path, frames: list[np.ndarray], matrix: str, tags: tuple[str, ...] = (),
+           extra: tuple[str, ...] = ()) -> Path:
+    """RGB frames -> H.264 yuv420p with the given conversion matrix; tagged only with ``tags``."""
+    h, w = frames[0].shape[:2]
+    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-v", "error", "-y", "-f", "rawvideo",
+               "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25", "-i", "pipe:0",
+               # setparams drops what the scale filter marks the frames with: only ``tags`` are written.
+               "-vf", f"scale=out_color_matrix={matrix}:out_range=tv,format=yuv420p,"
+                      "setparams=colorspace=unknown:color_primaries=unknown:color_trc=unknown:range=unknown",
+               *extra,
+               "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", *tags, str(path)]
+    subprocess.run(command, input=b"".join(f.tobytes() for f in frames), check=True)
+    return path
+
+
+def decode(path: Path, matrix: str) -> np.ndarray:
+    """All frames as RGB, converted with ``matrix`` (limited range), at the coded size."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        w, h = stream.codec_context.width, stream.codec_context.height
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-vf",
+                          f"scale=in_color_matrix={matrix}:in_range=tv", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "pipe:1"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
+
+
+def interiors(frame: np.ndarray, margin: int) -> np.ndarray:
+    """The pixels of each block away from its edges, where resizing leaves the colour itself."""
+    h, w = frame.shape[:2]
+    columns = len(_BLOCKS) // 2
+    mask = np.zeros((h, w), bool)
+    for i in range(len(_BLOCKS)):
+        row, col = divmod(i, columns)
+        y0, y1 = row * h // 2 + margin, (row + 1) * h // 2 - margin
+        x0, x1 = col * w // columns + margin, (col + 1) * w // columns - margin
+        mask[y0:y1, x0:x1] = True
+    return frame[mask]
+
+
+def test_untagged_hd_comes_out_in_the_colours_players_show(tmp_path: Path, style_image: Path, stylize) -> None:
+    frames = [blocks_frame(1280, 720)] * 3
+    clip = encode(tmp_path / "hd.mp4", frames, "bt709")  # as a camera writes HD, and no colour tags
+    assert not stream_shape(clip, 0).tagged and stream_shape(clip, 0).matrix == "bt709"
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "--size", "128", "--style-weight", "0", "--tv-weight", "0",
+                         "-o", out)
+    assert rc == 0, err
+    with av.open(str(out)) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.colorspace, context.color_range) == (1, 1)  # tagged BT.709, limited range
+    seen_in, seen_out = decode(clip, "bt709"), decode(out, "bt709")
+    assert seen_out.shape == seen_in.shape
+    error = np.abs(interiors(seen_out[1], 40).astype(int) - interiors(seen_in[1], 40).astype(int)).mean(axis=0)
+    assert (error <= 2).all(), error
+    # The check has teeth: the same frames read with BT.601 (swscale's default) are far off.
+    wrong = decode(clip, "bt601")
+    assert np.abs(interiors(wrong[1], 40).astype(int) - interiors(seen_in[1], 40).astype(int)).mean() > 5
+
+
+def test_tagged_sd_matrix_is_honoured(tmp_path: Path, style_image: Path, stylize) -> None:
+    frames = [blocks_frame(640, 360)] * 2
+    clip = encode(tmp_path / "sd709.mp4", frames, "bt709", ("-colorspace", "bt709", "-color_range", "tv"))
+    assert stream_shape(clip, 0).tagged and stream_shape(clip, 0).matrix == "bt709"
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "--size", "128", "--style-weight", "0", "--tv-weight", "0",
+                         "-o", out)
+    assert rc == 0, err
+    error = np.abs(interiors(decode(out, "bt709")[1], 24).astype(int)
+                   - interiors(decode(clip, "bt709")[1], 24).astype(int)).mean(axis=0)
+    assert (error <= 2).all(), error
+
+
+@pytest.mark.parametrize("coded, sar", [((96, 72), Fraction(4, 3)), ((90, 72), Fraction(16, 15))])
+def test_anamorphic_input_keeps_its_display_aspect_ratio(tmp_path: Path, style_image: Path, stylize,
+                                                         coded: tuple[int, int], sar: Fraction) -> None:
+    clip = tmp_path / "anamorphic.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", f"testsrc2=s={coded[0]}x{coded[1]}:r=25:d=0.16",
+               "-vf", f"setsar={sar.numerator}/{sar.denominator}", "-c:v", "libx264", "-preset", "ultrafast",
+               "-pix_fmt", "yuv420p", str(clip))
+    assert stream_shape(clip, 0).sample_aspect == sar
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "-o", out)
+    assert rc == 0, err
+
+    def display_aspect(path: Path) -> float:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            pixel = Fraction(stream.sample_aspect_ratio or 1)
+            return float(stream.codec_context.width * pixel / stream.codec_context.height)
+
+    # Within the rounding of the width to whole, even pixels.
+    assert display_aspect(out) == pytest.approx(display_aspect(clip), abs=2 / coded[1])
