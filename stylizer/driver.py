@@ -564,17 +564,15 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
     if size != (info.width, info.height):
         report.notes.append(f"output size {size[0]}x{size[1]} (rounded to even for yuv420p from "
                             f"{info.width}x{info.height})")
-    audio = source if info.has_audio and settings.start == 0 else None
-    if info.has_audio and audio is None:
-        report.notes.append("audio not copied: --start shifts the picture against the sound")
     fps = Fraction(info.fps) / settings.every
     if settings.preserve_colors:
         # The content's own colours at the output size: one more decode, in step with the finished frames.
         frames = (finish(work.load(j), frame, True) for j, frame in selected_frames(source, settings))
     else:
         frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
-    writers.assemble_video(frames, out, fps, size, audio_from=audio, crf=settings.crf, codec=settings.codec,
-                           frame_count_hint=plan.frames, comment=tag)
+    # Sound, subtitles, chapters and metadata from the input, from the first frame kept (--start) on.
+    writers.assemble_video(frames, out, fps, size, audio_from=source, crf=settings.crf, codec=settings.codec,
+                           frame_count_hint=plan.frames, comment=tag, audio_start=float(settings.start / info.fps))
     if tag:
         finished.confirm(out, tag)  # a record beside it where the container keeps no comment (AVI, TS, GIF)
 

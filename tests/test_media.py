@@ -126,3 +126,34 @@ def test_anamorphic_input_keeps_its_display_aspect_ratio(tmp_path: Path, style_i
 
     # Within the rounding of the width to whole, even pixels.
     assert display_aspect(out) == pytest.approx(display_aspect(clip), abs=2 / coded[1])
+
+
+def test_every_audio_track_subtitles_chapters_and_metadata_are_kept(tmp_path: Path, style_image: Path,
+                                                                    stylize) -> None:
+    subtitles = tmp_path / "subs.srt"
+    subtitles.write_text("1\n00:00:00,000 --> 00:00:00,500\nhello\n\n2\n00:00:00,500 --> 00:00:01,000\nworld\n")
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\ntitle=holiday\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=500\ntitle=one\n"
+                        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=500\nEND=1000\ntitle=two\n")
+    clip = tmp_path / "tracks.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1", "-f", "lavfi", "-i", "sine=440:d=1",
+               "-f", "lavfi", "-i", "sine=880:d=1", "-i", str(subtitles), "-i", str(chapters),
+               "-map", "0:v", "-map", "1:a", "-map", "2:a", "-map", "3:s", "-map_metadata", "4", "-map_chapters", "4",
+               "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-c:s", "mov_text",
+               "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fra",
+               "-metadata", "creation_time=2024-05-01T10:00:00Z", str(clip))
+    out = tmp_path / "out.mp4"
+    rc, _, err = stylize(clip, style_image, *FAST, "--start", "5", "-o", out)
+    assert rc == 0, err
+    with av.open(str(out)) as container:
+        audio = container.streams.audio
+        assert [s.metadata.get("language") for s in audio] == ["eng", "fra"]
+        assert len(container.streams.subtitles) == 1
+        assert container.metadata.get("creation_time", "").startswith("2024-05-01T10:00:00")
+        assert container.metadata.get("title") == "holiday"
+        assert [c["metadata"].get("title") for c in container.chapters()] == ["one", "two"]
+        video = container.streams.video[0]
+        video_seconds = float(video.frames / video.average_rate)
+        assert video.frames == 20  # --start 5 of 25
+        for track in audio:  # trimmed with the picture: as long as the 20 frames kept, not the whole second
+            assert float(track.duration * track.time_base) == pytest.approx(video_seconds, abs=0.05)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from stylizer.errors import OutputError, UsageError
-from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, probe_input, stop_process
+from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -163,34 +163,35 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 
 def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, size: tuple[int, int],
                    audio_from: Path | None = None, crf: int = 18, codec: str = "libx264",
-                   frame_count_hint: int | None = None, comment: str | None = None) -> None:
+                   frame_count_hint: int | None = None, comment: str | None = None, audio_start: float = 0.0) -> None:
     """Encode RGB frames (streamed into one ffmpeg) into out_path at exactly `fps`, one output frame per input.
 
-    `size` is the (even) output (width, height); other-sized frames are resized to it. The audio of
-    `audio_from`, if any, is copied unchanged (re-encoded only if the container refuses the codec) and
-    cut to the video's length, never the other way round. `frame_count_hint` only serves to warn when
-    the frames given turn out to be a different number. `comment` goes into the container's metadata.
+    `size` is the (even) output (width, height); other-sized frames are resized to it. From `audio_from`,
+    if given: every audio and subtitle track (copied; re-encoded only where the container refuses the
+    codec), the chapters and the global metadata (creation time, location, ...), from `audio_start` seconds
+    on and cut to the video's length, never the other way round. A mux that fails even so raises
+    OutputError (nothing written: the caller keeps its frames for a retry). `frame_count_hint` only serves
+    to warn when the frames given turn out to be a different number. `comment` goes into the container's
+    metadata.
     """
     out_path = Path(out_path)
     if tuple(size) != even_size(*size):
         raise ValueError(f"video size must be even and at least 2x2, got {size[0]}x{size[1]}")
-    with_audio = audio_from is not None and probe_input(Path(audio_from)).has_audio
     metadata = ["-metadata", f"comment={comment}"] if comment is not None else []
     with _atomic_target(out_path) as tmp:
-        if not with_audio:
+        if audio_from is None:
             written = _encode(frames, tmp, fps, size, crf, codec, out_path, metadata)
         else:
-            # Audio is added in a second, stream-copying pass: only then is the video length known, and a
-            # refused audio copy can be retried without the (single-use) frames.
+            # The other streams are added in a second, stream-copying pass: only then is the video length
+            # known, and a refused copy can be retried without the (single-use) frames.
             video_only = _temp_name(out_path, "video")
             try:
                 written = _encode(frames, video_only, fps, size, crf, codec, out_path, metadata)
-                failure = _add_audio(video_only, Path(audio_from), tmp, float(written / fps), metadata)
+                failure = _add_streams(video_only, Path(audio_from), tmp, audio_start, float(written / fps),
+                                       metadata)
                 if failure:
-                    # Hours of stylised frames are worth more than the soundtrack: keep the video, say what was lost.
-                    log.warning("%s: written without audio, muxing the audio of %s failed: %s",
-                                out_path, audio_from, failure)
-                    os.replace(video_only, tmp)
+                    raise OutputError(f"cannot copy the sound, subtitles and metadata of {audio_from} into "
+                                      f"{out_path}: {failure}")
             finally:
                 with contextlib.suppress(OSError):
                     video_only.unlink(missing_ok=True)
@@ -260,21 +261,38 @@ def _fit(frame: np.ndarray, size: tuple[int, int], index: int) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def _add_audio(video: Path, audio_source: Path, target: Path, duration: float,
-               metadata: list[str] = ()) -> str | None:
-    """Mux video + the source's first audio stream (cut to `duration`) into target; the failure if any."""
+def _subtitle_codec(target: Path) -> str:
+    """The text subtitle codec the container holds, for subtitles that cannot be copied as they are."""
+    suffix = target.suffix.lower()
+    if suffix in _MP4_FAMILY:
+        return "mov_text"
+    return "webvtt" if suffix == ".webm" else "srt"
+
+
+def _add_streams(video: Path, source: Path, target: Path, start: float, duration: float,
+                 metadata: list[str] = ()) -> str | None:
+    """Mux the video with every audio and subtitle track, the chapters and the global metadata of
+    ``source`` (from ``start``, cut to ``duration``) into target; the failure if any."""
     command = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
         "-i", ffmpeg_input(video),
-        "-t", f"{duration:.6f}", "-i", ffmpeg_input(audio_source),   # input option: trims the audio only
-        "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", *metadata,
+        # Input options: they seek and trim the source's streams only.
+        *(["-ss", f"{start:.6f}"] if start > 0 else []), "-t", f"{duration:.6f}", "-i", ffmpeg_input(source),
+        "-map", "0:v:0", "-map", "1:a?", "-map", "1:s?", "-map_metadata", "1", "-map_chapters", "1",
+        "-c:v", "copy", *metadata,  # after -map_metadata: the tag replaces any comment of the source
     ]
-    # Copy keeps the sound untouched; when the container refuses that codec (e.g. pcm_u8 in MP4), no -c:a
-    # lets ffmpeg re-encode to the container's default (AAC for MP4/MOV, Opus for WebM).
-    for audio_codec in (("-c:a", "copy"), ()):
-        result = subprocess.run([*command, *audio_codec, *_container_flags(target), ffmpeg_input(target)],
+    # Copy keeps sound and subtitles untouched; a container that refuses a codec (pcm_u8 in MP4, SubRip in
+    # MP4) gets its own text subtitle codec, then its default audio codec (AAC for MP4/MOV, Opus for WebM).
+    # Picture subtitles (DVD, Blu-ray) have no text to convert: the last resort leaves them out, and says so.
+    subtitles = _subtitle_codec(target)
+    result = None
+    for codecs in (("-c:a", "copy", "-c:s", "copy"), ("-c:a", "copy", "-c:s", subtitles), ("-c:s", subtitles),
+                   ("-sn",)):
+        result = subprocess.run([*command, *codecs, *_container_flags(target), ffmpeg_input(target)],
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
         if result.returncode == 0:
+            if codecs == ("-sn",):
+                log.warning("the subtitles of %s are left out: a %s file cannot hold them", source, target.suffix)
             return None
     return last_line(result.stderr)
 
