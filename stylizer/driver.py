@@ -571,8 +571,13 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
     else:
         frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
     # Sound, subtitles, chapters and metadata from the input, from the first frame kept (--start) on.
-    writers.assemble_video(frames, out, fps, size, audio_from=source, crf=settings.crf, codec=settings.codec,
-                           frame_count_hint=plan.frames, comment=tag, audio_start=float(settings.start / info.fps))
+    try:
+        writers.assemble_video(frames, out, fps, size, audio_from=source, crf=settings.crf, codec=settings.codec,
+                               frame_count_hint=plan.frames, comment=tag,
+                               audio_start=float(settings.start / info.fps))
+    except OutputError as exc:
+        raise OutputError(f"{exc}; the finished frames are kept in {work.path}: run the same command again to "
+                          "retry", whole_run=exc.whole_run) from None
     if tag:
         finished.confirm(out, tag)  # a record beside it where the container keeps no comment (AVI, TS, GIF)
 

@@ -157,3 +157,24 @@ def test_every_audio_track_subtitles_chapters_and_metadata_are_kept(tmp_path: Pa
         assert video.frames == 20  # --start 5 of 25
         for track in audio:  # trimmed with the picture: as long as the 20 frames kept, not the whole second
             assert float(track.duration * track.time_base) == pytest.approx(video_seconds, abs=0.05)
+
+
+def test_a_failed_mux_is_an_error_that_keeps_the_frames(tmp_path: Path, style_image: Path, stylize,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import assert_user_error
+    from conftest_media import make_video
+    from stylizer.io import writers
+
+    clip = make_video(tmp_path / "clip.mp4", seconds=0.2, audio=True)
+    out = tmp_path / "out.mp4"
+    with monkeypatch.context() as m:
+        m.setattr(writers, "_add_streams", lambda *args, **kwargs: "Invalid data found when processing input")
+        rc, _, err = stylize(clip, style_image, *FAST, "-o", out)
+    line = assert_user_error(rc, err, 1, "Invalid data", "run the same command again")
+    assert str(tmp_path / ".out.mp4.work") in line
+    assert not out.exists()
+    assert len(list((tmp_path / ".out.mp4.work" / "frames").glob("[0-9]*.png"))) == 5
+    rc, stdout, err = stylize(clip, style_image, *FAST, "-o", out)  # the retry: encoded, nothing optimised
+    assert rc == 0 and "done 0, skipped 5" in stdout, err
+    with av.open(str(out)) as container:
+        assert len(container.streams.audio) == 1
