@@ -433,6 +433,9 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
                           keep=work.save_thumb)
         write_json(work.path / "plan.json", plan.to_json())
         info = plan.info
+        if plan.info.shape.transfer != "sdr":
+            report.notes.append(f"{source} is HDR ({plan.info.shape.transfer.upper()}): tone-mapped to SDR BT.709 "
+                                "(Mobius) for the optimisation and the output")
         if plan.cuts:
             report.notes.append(f"scene cuts at frames {', '.join(map(str, plan.cuts))}: each shot starts cold")
         if info.frame_count and plan.frames < -(-(info.frame_count - settings.start) // settings.every) \

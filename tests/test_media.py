@@ -83,7 +83,8 @@ def test_untagged_hd_comes_out_in_the_colours_players_show(tmp_path: Path, style
     assert rc == 0, err
     with av.open(str(out)) as container:
         context = container.streams.video[0].codec_context
-        assert (context.colorspace, context.color_range) == (1, 1)  # tagged BT.709, limited range
+        # Tagged BT.709 (matrix, primaries, transfer), limited range.
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == (1, 1, 1, 1)
     seen_in, seen_out = decode(clip, "bt709"), decode(out, "bt709")
     assert seen_out.shape == seen_in.shape
     error = np.abs(interiors(seen_out[1], 40).astype(int) - interiors(seen_in[1], 40).astype(int)).mean(axis=0)
@@ -178,3 +179,46 @@ def test_a_failed_mux_is_an_error_that_keeps_the_frames(tmp_path: Path, style_im
     assert rc == 0 and "done 0, skipped 5" in stdout, err
     with av.open(str(out)) as container:
         assert len(container.streams.audio) == 1
+
+
+def _reference_tone_map(pq_rgb: np.ndarray) -> np.ndarray:
+    """An SDR rendering of BT.2020 PQ RGB code values (0-1), written out here, not taken from ffmpeg: the
+    PQ EOTF (SMPTE ST 2084) to nits, SDR white at 100 nits, BT.2020 -> BT.709 primaries, clipped at white,
+    the BT.709 OETF. Returns RGB in 0-1."""
+    m1, m2, c1, c2, c3 = 2610 / 16384, 2523 / 32, 3424 / 4096, 2413 / 128, 2392 / 128
+    e = np.power(np.clip(pq_rgb, 0, 1), 1 / m2)
+    nits = 10000 * np.power(np.maximum(e - c1, 0) / (c2 - c3 * e), 1 / m1)
+    to709 = np.array([[1.6605, -0.5876, -0.0728], [-0.1246, 1.1329, -0.0083], [-0.0182, -0.1006, 1.1187]])
+    linear = np.clip((nits / 100) @ to709.T, 0, 1)
+    return np.where(linear < 0.018, 4.5 * linear, 1.099 * np.power(linear, 0.45) - 0.099)
+
+
+def _luma(rgb: np.ndarray) -> float:
+    return float((rgb[..., :3] @ np.array([0.2126, 0.7152, 0.0722])).mean())
+
+
+@pytest.mark.parametrize("level", [0.6, 1.0])  # mostly diffuse tones (up to ~400 nits); bright highlights
+def test_pq_hdr_input_comes_out_as_tagged_sdr_that_is_not_washed_out(tmp_path: Path, style_image: Path,
+                                                                      stylize, level: float) -> None:
+    clip = tmp_path / "pq.mp4"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=128x96:r=25:d=0.2", "-vf",
+               f"lutrgb=r=val*{level}:g=val*{level}:b=val*{level},format=yuv420p10le,"
+               "setparams=color_primaries=bt2020:color_trc=smpte2084:colorspace=bt2020nc:range=tv",
+               "-c:v", "libx265", "-x265-params", "log-level=error", str(clip))
+    assert stream_shape(clip, 0).transfer == "pq"
+    out = tmp_path / "out.mp4"
+    rc, stdout, err = stylize(clip, style_image, *FAST, "--style-weight", "0", "--tv-weight", "0", "-o", out)
+    assert rc == 0, err
+    assert "HDR (PQ): tone-mapped to SDR BT.709" in err
+    with av.open(str(out)) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.color_trc, context.colorspace) == (1, 1)  # BT.709 SDR
+    shown = decode(out, "bt709")[2].astype(np.float64) / 255
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(clip), "-vf",
+                          "scale=in_color_matrix=bt2020:in_range=tv", "-f", "rawvideo", "-pix_fmt", "rgb48le",
+                          "pipe:1"], capture_output=True, check=True).stdout
+    pq = np.frombuffer(raw, np.uint16).reshape(-1, 96, 128, 3)[2] / 65535
+    reference = _luma(_reference_tone_map(pq))
+    assert _luma(shown) == pytest.approx(reference, rel=0.15)
+    if level < 1:  # the PQ code values shown as if they were SDR (the earlier decode) are far off
+        assert abs(_luma(pq) - reference) > 0.25 * reference

@@ -133,10 +133,7 @@ def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None =
         filters.append(f"trim=start_frame={start}")
     # A mid-stream resolution change would otherwise shift every later frame in the raw pipe.
     width, height = size or (info.width, info.height)
-    # The matrix and range named, not left to swscale, whose default for every untagged stream is BT.601
-    # limited range: players show untagged HD as BT.709 (io/probe.py), and the output is written as BT.709.
-    filters.append(f"scale={width}:{height}:in_color_matrix={info.shape.matrix}:in_range={info.shape.range}"
-                   + (":flags=area" if size else ""))
+    filters += _to_rgb(info, width, height, area=size is not None)
     proc = subprocess.Popen(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-i", ffmpeg_input(path),
          "-map", _VIDEO_MAP, "-vf", ",".join(filters), "-fps_mode", "passthrough",
@@ -158,6 +155,27 @@ def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None =
         raise InputError(f"cannot decode video {path}: not a single frame decodes ({last_line(problems)})")
     if problems:
         log.warning("%s: ffmpeg reported decode errors (%d frames read): %s", path, index - start, last_line(problems))
+
+
+# HDR to SDR: to linear light with SDR white at 100 nits, BT.2020 to BT.709 primaries, then Mobius's curve:
+# linear (unchanged) up to a knee at 30% of white and a smooth roll-off of the highlights above, so that a
+# scene's diffuse tones look as a SDR grade of it would. (Hable's filmic curve, the other usual choice,
+# darkens the mid-tones by about a third: the picture the style is fitted to would then be too dark.)
+_TONE_MAP = ["zscale=t=linear:npl=100", "format=gbrpf32le", "zscale=p=bt709", "tonemap=tonemap=mobius:desat=0",
+             "zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"]
+
+
+def _to_rgb(info: VideoInfo, width: int, height: int, area: bool) -> list[str]:
+    """Filters from the decoded frames to RGB at (width, height), as a player would show them."""
+    matrix, in_range = info.shape.matrix, info.shape.range
+    filters = []
+    if info.shape.transfer != "sdr":
+        filters, matrix, in_range = list(_TONE_MAP), "bt709", "tv"
+    # The matrix and range named, not left to swscale, whose default for every untagged stream is BT.601
+    # limited range: players show untagged HD as BT.709 (io/probe.py), and the output is written as BT.709.
+    filters.append(f"scale={width}:{height}:in_color_matrix={matrix}:in_range={in_range}"
+                   + (":flags=area" if area else ""))
+    return filters
 
 
 def _read_frame(stream: BinaryIO, height: int, width: int) -> np.ndarray | None:
