@@ -34,7 +34,7 @@ from stylizer.plan import CHUNK, Span, VideoPlan, plan_video, selected_frames
 from stylizer.report import FolderReport, thumbnail
 from stylizer.segment import FrameOutcome, SegmentSpec
 from stylizer.settings import Settings, describe_changes
-from stylizer.workdir import WorkDir, lock_only, read_json, write_json
+from stylizer.workdir import WorkDir, lock_only, read_json, read_json_lines, write_json
 
 
 class Interrupted(BaseException):
@@ -592,14 +592,7 @@ def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, 
     when a work dir from an earlier version has none)."""
     from stylizer import report as html_report
 
-    lines = (work.path / "stats.jsonl").read_text(encoding="utf-8").splitlines() \
-        if (work.path / "stats.jsonl").is_file() else []
-    records = []
-    for line in lines:
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            pass  # a line cut short by a kill
+    records = read_json_lines(work.path / "stats.jsonl")
     weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
     stats = html_report.video_stats(records, plan.frames, weights)
     h, w = working_shape(plan.info.height, plan.info.width, html_report.THUMB_SIDE)

@@ -21,6 +21,7 @@ from typing import Literal
 
 from stylizer.io import readers
 from stylizer.io.writers import atomic_write_bytes
+from stylizer.workdir import read_json_lines
 
 PREFIX = "stylizer "
 Status = Literal["finished", "ours", "foreign"]
@@ -69,16 +70,7 @@ class FolderRecords:
     def __init__(self, out: Path, state: Path):
         self.out = out
         self.path = state / "finished.jsonl"
-        self.records: dict[str, dict] = {}
-        try:
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a kill
-                self.records[record.get("output")] = record
-        except OSError:
-            pass
+        self.records = {record.get("output"): record for record in read_json_lines(self.path)}
 
     def add(self, output: Path, tag: str) -> None:
         """After the output is written (its size and time are what later runs compare)."""

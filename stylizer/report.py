@@ -33,6 +33,7 @@ import numpy as np
 from stylizer.errors import InputError
 from stylizer.io import readers
 from stylizer.io.writers import atomic_write_bytes
+from stylizer.workdir import read_json_lines
 
 THUMB_SIDE = 160
 STRIP_FRAMES = 8
@@ -199,16 +200,7 @@ class FolderReport:
         self.thumbs = state / "thumbs"
         self.log = state / "items.jsonl"
         self.items: dict[str, Item] = {}
-        self.earlier: dict[str, dict] = {}
-        try:
-            for line in self.log.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a line cut short by a kill
-                self.earlier[record.get("item")] = record
-        except OSError:
-            pass
+        self.earlier = {record.get("item"): record for record in read_json_lines(self.log)}
 
     def _thumb(self, name: str, which: str, rgb: np.ndarray | None) -> str | None:
         """Writes the thumbnail when ``rgb`` is given; returns its URL relative to the page when it exists."""

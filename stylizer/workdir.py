@@ -137,6 +137,21 @@ def lock_only(path: Path) -> WorkDir:
     return work
 
 
+def read_json_lines(path: Path) -> list[dict]:
+    """The records of a JSON-lines file that a run appends to; a line cut short by a kill is skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue
+    return records
+
+
 def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
