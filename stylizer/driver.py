@@ -315,7 +315,8 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             rgb = finish(outcome.image, image.rgb, settings.preserve_colors)
             fmt = settings.format or (None if single else image.format)
             try:
-                writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag)
+                writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag, icc=image.icc,
+                                   exif=image.exif)
                 if single:
                     finished.confirm(target, tag)
                 else:

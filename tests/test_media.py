@@ -222,3 +222,36 @@ def test_pq_hdr_input_comes_out_as_tagged_sdr_that_is_not_washed_out(tmp_path: P
     assert _luma(shown) == pytest.approx(reference, rel=0.15)
     if level < 1:  # the PQ code values shown as if they were SDR (the earlier decode) are far off
         assert abs(_luma(pq) - reference) > 0.25 * reference
+
+
+def test_photos_keep_their_colour_profile_and_exif_and_heic_avif_are_read(tmp_path: Path, style_image: Path,
+                                                                          stylize) -> None:
+    import pillow_heif
+    from PIL import Image, ImageCms
+
+    from conftest import pattern
+
+    pillow_heif.register_heif_opener()  # for this test's own HEIC file
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    picture = Image.fromarray(pattern(64, 48))
+    exif = Image.Exif()
+    exif[0x010F] = "Example Camera"  # Make
+    exif[0x0132] = "2024:05:01 10:00:00"  # DateTime
+    exif[0x0112] = 6  # Orientation: applied on reading, so reset in the output
+    picture.save(photos / "profiled.jpg", icc_profile=profile, exif=exif.tobytes())
+    picture.save(photos / "phone.heic")
+    picture.save(photos / "web.avif")
+    out = tmp_path / "out"
+    rc, stdout, err = stylize(photos, style_image, *FAST, "-o", out)
+    assert rc == 0 and "done 3" in stdout, err
+    with Image.open(out / "profiled.jpg") as im:
+        assert im.info.get("icc_profile") == profile
+        kept = im.getexif()
+        assert (kept.get(0x010F), kept.get(0x0132), kept.get(0x0112, 1)) == ("Example Camera", "2024:05:01 10:00:00", 1)
+        assert im.size == (48, 64)  # turned upright once
+    for name, fmt in (("phone.heic", "HEIF"), ("web.avif", "AVIF")):
+        with Image.open(out / name) as im:
+            assert im.format == fmt and im.size == (64, 48)

@@ -34,7 +34,15 @@ log = logging.getLogger(__name__)
 # crafted file exhaust memory. Pillow refuses images over twice this value and warns above it.
 Image.MAX_IMAGE_PIXELS = 200_000_000
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp"})
+try:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # a dependency: only a broken install lacks it, and then HEIC files fail one by one
+    pass
+
+# HEIC/HEIF (phones' default) through pillow-heif, AVIF through Pillow itself.
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif", ".avif"})
 VIDEO_EXTENSIONS = frozenset({
     ".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv", ".ts",
     ".mts", ".m2ts", ".3gp",
@@ -378,6 +386,8 @@ class LoadedImage:
     rgb: np.ndarray            # HxWx3 uint8, EXIF orientation applied
     alpha: np.ndarray | None   # HxW uint8 when the image has transparency, else None
     format: str                # Pillow format name, e.g. "JPEG", "PNG"
+    icc: bytes | None = None   # the colour profile the pixel values are in (Display P3, Adobe RGB, ...)
+    exif: bytes | None = None  # date taken, camera, location ...; orientation reset, since it is applied
 
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -395,7 +405,9 @@ def load_image(path: Path) -> LoadedImage:
             im.load()   # Image.open only reads the header; a truncated file fails only when decoded
             oriented = ImageOps.exif_transpose(im)
             rgb, alpha = _to_rgb8(oriented)
-            return LoadedImage(rgb, alpha, im.format or "unknown")
+            exif = oriented.getexif()  # exif_transpose has removed the orientation tag from its copy
+            return LoadedImage(rgb, alpha, im.format or "unknown", im.info.get("icc_profile") or None,
+                               exif.tobytes() if len(exif) else None)
     except PermissionError:
         raise InputError(f"cannot read image {path}: permission denied") from None
     except Image.UnidentifiedImageError:

@@ -111,9 +111,10 @@ def _reason(exc: OSError) -> str:
 
 def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
                format: str | None = None, quality: int = 95, comment: str | None = None,
-               png_level: int = 6) -> None:
+               png_level: int = 6, icc: bytes | None = None, exif: bytes | None = None) -> None:
     """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise.
-    ``png_level`` is zlib's effort for PNG (lossless at every level).
+    ``png_level`` is zlib's effort for PNG (lossless at every level). ``icc`` (the colour profile the
+    pixel values are in) and ``exif`` are kept where the format holds them.
 
     `comment` is stored where the format has a place for it (PNG text chunk, JPEG comment) and read back
     by readers.read_comment; other formats drop it.
@@ -124,6 +125,10 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG":
         options["compress_level"] = png_level
+    if icc and fmt in ("JPEG", "PNG", "WEBP", "TIFF", "AVIF", "HEIF"):
+        options["icc_profile"] = icc
+    if exif and fmt in ("JPEG", "PNG", "WEBP", "AVIF", "HEIF"):
+        options["exif"] = exif
     if comment is not None and fmt == "JPEG":
         options["comment"] = comment
     elif comment is not None and fmt == "PNG":
