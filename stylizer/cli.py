@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--style-weight", type=float)
     g.add_argument("--tv-weight", type=float, help="total variation (smoothness) weight")
     g.add_argument("--temporal-weight", type=float, help="weight of the flow-warped previous frame")
-    g.add_argument("--style-scale", type=float, help="style image size relative to --size")
+    g.add_argument("--style-scale", type=float,
+                   help="style image's longest side relative to the working side (larger: larger strokes)")
     g.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
     g.add_argument("--content-layer")
     g.add_argument("--style-layers", nargs="+")

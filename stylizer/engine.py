@@ -129,6 +129,8 @@ class Stylizer:
         self._objectives: dict[int, compute.ValueAndGrad] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
+        """The style image's longest side for a level of this shape: ``style_scale`` times the level's, up
+        or down, so that stroke size is a property of the option, not of --size or of the painting's file."""
         return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
 
     def value_and_grad(self, shape: tuple[int, int]) -> compute.ValueAndGrad:
@@ -137,7 +139,8 @@ class Stylizer:
         if side not in self._objectives:
             style_images = []
             for image in self.styles.images:
-                h, w = working_shape(*image.shape[:2], side)
+                scale = side / max(image.shape[:2])  # enlarged too (Lanczos), unlike a photo's working size
+                h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
                 style_images.append(resize(image, h, w).astype(np.float32))
             grams = losses.style_grams(self.extractor, style_images, self.styles.blend, self.settings.style_layers)
             s = self.settings

@@ -56,3 +56,42 @@ def test_memory_estimate_grows_with_pixels_and_names_the_size_that_fits(monkeypa
     fits = int(str(err.value).split("use --size ")[1].split()[0])
     assert 512 <= fits < 2048
     assert engine.memory_needed(fits, fits, layers) <= 2 * small
+
+
+def _texture_period(image: np.ndarray) -> float:
+    """The power-weighted mean wavelength (px) of the grey image's detail: larger strokes, longer waves."""
+    grey = image.astype(np.float64).mean(axis=2)
+    power = np.abs(np.fft.fft2(grey - grey.mean())) ** 2
+    fy = np.fft.fftfreq(grey.shape[0])[:, None]
+    fx = np.fft.fftfreq(grey.shape[1])[None, :]
+    radius = np.hypot(fy, fx)
+    radius[0, 0] = np.inf  # no DC
+    return float((power / radius).sum() / power.sum())
+
+
+@pytest.mark.weights
+def test_style_scale_enlarges_a_small_style_image_and_its_strokes(monkeypatch):
+    from stylizer import losses
+
+    # A painting smaller than the working size: 48 px, stripes 4 px wide.
+    stripes = np.zeros((48, 48, 3), np.uint8)
+    stripes[:, (np.arange(48) // 4) % 2 == 0] = (240, 200, 40)
+    stripes[:, (np.arange(48) // 4) % 2 == 1] = (20, 40, 160)
+    ramp = np.linspace(60, 200, 96, dtype=np.float32)
+    content = np.dstack([np.add.outer(ramp, ramp) / 2] * 3)  # a smooth photo: the detail is the style's
+    styles = engine.Styles([stripes], [1.0], "stripes")
+    seen, scales = {}, {}
+    real = losses.style_grams
+
+    def recording(extractor, images, *args, **kwargs):
+        seen["shapes"] = [image.shape[:2] for image in images]
+        return real(extractor, images, *args, **kwargs)
+
+    monkeypatch.setattr(losses, "style_grams", recording)
+    for scale in (1.0, 2.0):
+        settings = Settings(size=96, iterations=40, style_scale=scale, style_weight=100, coarse_to_fine=False)
+        stylizer = engine.Stylizer(settings, styles)
+        result = stylizer.stylize(content, settings.iterations)
+        assert seen["shapes"] == [(round(96 * scale), round(96 * scale))]  # enlarged, not capped at 48
+        scales[scale] = _texture_period(result.image)
+    assert scales[2.0] > 1.4 * scales[1.0], scales
