@@ -30,11 +30,11 @@ from stylizer.engine import Styles, check_size, finish, resize, working_shape
 from stylizer.errors import InputError, OutputError, UsageError
 from stylizer.executors import Task, make_executor
 from stylizer.io import readers, writers
-from stylizer.plan import CHUNK, Span, VideoPlan, plan_video, selected_frames
+from stylizer.plan import CHUNK, SCAN_SIDE, Span, VideoPlan, plan_video, selected_frames
 from stylizer.report import FolderReport, thumbnail
 from stylizer.segment import FrameOutcome, SegmentSpec
 from stylizer.settings import Settings, describe_changes
-from stylizer.workdir import WorkDir, lock_only, read_json, read_json_lines, write_json
+from stylizer.workdir import WorkDir, append_line, lock_only, read_json, read_json_lines, write_json
 
 
 class Interrupted(BaseException):
@@ -129,8 +129,7 @@ def _append_line(path: Path, line: str) -> None:
     """Append one line (a resumed night continues the same file); OSError becomes a one-line OutputError."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+        append_line(path, line)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}", whole_run=exc.errno in writers.WHOLE_RUN) from None
 
@@ -232,8 +231,7 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
         else:
             writers.remove_stale_temps(out, recursive=True)
         if single and out.exists() and not settings.force:
-            found = finished.tag_of(out) or ""
-            if found.split()[:2] != ["stylizer", digest]:  # the same settings from an edited photo: made again
+            if not finished.same_settings(finished.tag_of(out) or "", digest):  # an edited photo: made again
                 raise OutputError(f"{out} already exists and is not a result of these settings: "
                                   "use --force to replace it")
         if not single:
@@ -317,17 +315,18 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             try:
                 writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag, icc=image.icc,
                                    exif=image.exif)
+            except OutputError as exc:
+                if exc.whole_run or single:
+                    raise  # a full or read-only disk: every later image would fail the same way
+                failed(source, str(exc), image.rgb)
+                continue
+            try:  # the sidecar, or the folder's record: where one cannot be written, no later one could be
                 if single:
                     finished.confirm(target, tag)
                 else:
                     made.add(target, tag)
             except OSError as exc:
                 raise OutputError(f"cannot record {target} as finished: {exc.strerror}") from None
-            except OutputError as exc:
-                if exc.whole_run or single:
-                    raise  # a full or read-only disk: every later image would fail the same way
-                failed(source, str(exc), image.rgb)
-                continue
             report.done += 1
             report.add(outcome)
             if sheet:
@@ -407,10 +406,10 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
     digest = settings.pixel_hash(styles.digest, finished.fingerprint(source))
     # Stored in the video: a finished output is recognised after its work dir is gone. The encoding part
     # is apart, so that another --crf or --codec re-encodes kept frames instead of making them again.
-    tag = f"stylizer {digest} encoding {settings.encoding_hash()}"
+    tag = finished.video_tag(digest, settings.encoding_hash())
     if out.exists() and not settings.force and not (work.path / "manifest.json").is_file():
         comment = finished.tag_of(out) or ""
-        if comment.startswith(f"stylizer {digest} ") and comment != tag:
+        if comment.startswith(f"{finished.PREFIX}{digest} ") and comment != tag:
             raise OutputError(f"{out} was encoded with another --crf or --codec and its frames were not kept: "
                               "use --force to make it again (--keep-frames keeps them for re-encoding)")
         if comment != tag:
@@ -596,7 +595,7 @@ def _video_report(settings: Settings, source: Path, out: Path, plan: VideoPlan, 
     records = read_json_lines(work.path / "stats.jsonl")
     weights = (settings.content_weight, settings.style_weight, settings.tv_weight)
     stats = html_report.video_stats(records, plan.frames, weights)
-    h, w = working_shape(plan.info.height, plan.info.width, html_report.THUMB_SIDE)
+    h, w = working_shape(plan.info.height, plan.info.width, SCAN_SIDE)  # the size of the kept thumbnails
     kept = all(work.thumb_path(j).is_file() for j in range(plan.frames))
     inputs = ((j, work.load_path(work.thumb_path(j))) for j in range(plan.frames)) if kept \
         else selected_frames(source, settings, size=(w, h))

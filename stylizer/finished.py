@@ -21,7 +21,7 @@ from typing import Literal
 
 from stylizer.io import readers
 from stylizer.io.writers import atomic_write_bytes
-from stylizer.workdir import read_json_lines
+from stylizer.workdir import append_line, read_json_lines
 
 PREFIX = "stylizer "
 Status = Literal["finished", "ours", "foreign"]
@@ -43,6 +43,18 @@ def image_tag(digest: str, source: Path) -> str:
     """An image's tag: the run's settings and this input's content (64 KiB at each end: a photo's edit
     rewrites its entropy-coded data, and so both ends)."""
     return f"{PREFIX}{digest} source {fingerprint(source, 1 << 16)}"
+
+
+def video_tag(digest: str, encoding: str) -> str:
+    """A video's tag: its digest covers the input already; the encoding (--crf, --codec) is apart, so that
+    another value re-encodes kept frames instead of making them again."""
+    return f"{PREFIX}{digest} encoding {encoding}"
+
+
+def same_settings(tag: str, digest: str) -> bool:
+    """Whether ``tag`` was made with the settings of ``digest``, whatever its input (an image's tag of an
+    earlier version, without a source fingerprint, counts too)."""
+    return tag.split()[:2] == [PREFIX.strip(), digest]
 
 
 def _stamp(path: Path) -> dict:
@@ -77,8 +89,7 @@ class FolderRecords:
         name = output.relative_to(self.out).as_posix()
         record = {"output": name, "tag": tag, **_stamp(output)}
         self.records[name] = record
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_line(self.path, json.dumps(record))
 
     def tag_of(self, output: Path) -> str | None:
         return _recorded(self.records.get(output.relative_to(self.out).as_posix()), output)

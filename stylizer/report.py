@@ -33,7 +33,7 @@ import numpy as np
 from stylizer.errors import InputError
 from stylizer.io import readers
 from stylizer.io.writers import atomic_write_bytes
-from stylizer.workdir import read_json_lines
+from stylizer.workdir import append_line, read_json_lines
 
 THUMB_SIDE = 160
 STRIP_FRAMES = 8
@@ -218,8 +218,7 @@ class FolderReport:
         line = {"item": item.name, "status": item.status, "reason": item.reason, "iterations": item.iterations,
                 "seconds": item.seconds}
         try:
-            with open(self.log, "a", encoding="utf-8") as f:
-                f.write(json.dumps(line) + "\n")
+            append_line(self.log, json.dumps(line))
         except OSError:
             pass  # as for thumbnails: only the next run's report would miss this item's figures
 

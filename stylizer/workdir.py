@@ -137,6 +137,12 @@ def lock_only(path: Path) -> WorkDir:
     return work
 
 
+def append_line(path: Path, line: str) -> None:
+    """Append one line to a file a run keeps adding to (raises OSError: each caller decides what it costs)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
 def read_json_lines(path: Path) -> list[dict]:
     """The records of a JSON-lines file that a run appends to; a line cut short by a kill is skipped."""
     try:

@@ -33,6 +33,9 @@ class StreamShape:
         return "pc" if self.full_range else "tv"
 
 
+SQUARE_SDR = StreamShape("bt601", False, False, "sdr", Fraction(1))  # what is assumed of an unreadable stream
+
+
 def stream_shape(path: Path, index: int) -> StreamShape:
     """Facts of stream ``index`` (ffmpeg's numbering) of ``path``; square-pixel SDR guesses if unreadable."""
     import av
@@ -46,7 +49,7 @@ def stream_shape(path: Path, index: int) -> StreamShape:
             pix_fmt = context.pix_fmt or ""
             sar = stream.sample_aspect_ratio or context.sample_aspect_ratio
     except (av.error.FFmpegError, IndexError, OSError):
-        return StreamShape("bt601", False, False, "sdr", Fraction(1))
+        return SQUARE_SDR
     tagged = colorspace in _MATRIX
     matrix = _MATRIX.get(colorspace) or ("bt709" if width >= 1280 or height >= 720 else "bt601")
     # AVCOL_RANGE_JPEG (2), or a yuvj* format (JPEG-range by definition, as MJPEG from webcams).

@@ -26,7 +26,7 @@ from stylizer.io.media import (
     parse_input_dump,
     stop_process,
 )
-from stylizer.io.probe import StreamShape, stream_shape
+from stylizer.io.probe import SQUARE_SDR, StreamShape, stream_shape
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +54,6 @@ _VIDEO_MAP = "0:V:0"
 
 # --------------------------------------------------------------------------------------------- videos
 
-_SQUARE_SDR = StreamShape("bt601", False, False, "sdr", Fraction(1))
-
-
 @dataclass(frozen=True)
 class VideoInfo:
     path: Path
@@ -68,7 +65,7 @@ class VideoInfo:
     rotation: int              # clockwise degrees (0/90/180/270) to turn stored frames for display
     has_audio: bool
     codec: str
-    shape: StreamShape = _SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
+    shape: StreamShape = SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
 
 
 def probe_video(path: Path) -> VideoInfo:

@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
 _MP4_FAMILY = frozenset({".mp4", ".mov", ".m4v"})
 
-# RGB frames become BT.709 limited-range YUV and are tagged so: players then convert them back with
-# the same matrix instead of guessing (untagged HD video is often shown with BT.601 and shifted colours).
-# BT.709 limited range, square pixels; setparams marks the frames too, since the encoders take the colour
-# description from the frames (the -color_* options alone left transfer and primaries unspecified).
+# RGB frames become BT.709 limited-range YUV with square pixels and are tagged so: players then convert
+# them back with the same matrix instead of guessing (untagged HD video is often shown with BT.601 and
+# shifted colours). setparams marks the frames too, since the encoders take the colour description from
+# the frames (the -color_* options alone left transfer and primaries unspecified).
 _YUV_FILTER = ("scale=out_color_matrix=bt709:out_range=tv,format=yuv420p,setsar=1,"
                "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")
 _YUV_TAGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
