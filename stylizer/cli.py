@@ -11,7 +11,19 @@ from pathlib import Path
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+def _size(text: str) -> int:
+    from stylizer.settings import FULL
+
+    if text.strip().lower() == "full":
+        return FULL
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels or 'full', got '{text}'") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from stylizer.colour import MODES
     from stylizer.settings import PRESETS
 
     p = argparse.ArgumentParser(
@@ -29,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, help="output file or folder (default: beside the input)")
     p.add_argument("--preset", choices=sorted(PRESETS), default="default", help="bundle of size and budgets")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--size", type=int, help="longest side of the working image (default 512)")
+    g.add_argument("--size", type=_size, help="longest side of the working image (default 512), or full: "
+                   "each input at its own size")
     g.add_argument("--iterations", type=int, help="L-BFGS iterations per image / cold frame (default 100)")
     g.add_argument("--first-iterations", type=int, help="iterations for the first frame of each shot")
     g.add_argument("--warm-iterations", type=int,
@@ -51,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--style-layers", nargs="+")
     g.add_argument("--init", help="content, noise, or an image path")
     g.add_argument("--seed", type=int)
-    g.add_argument("--preserve-colors", action="store_true", default=None, help="keep the content's colours")
+    g.add_argument("--preserve-colors", nargs="?", const="swap", choices=MODES, metavar="MODE",
+                   help="keep the photo's colours: swap (the default of the bare flag: the result's luminance "
+                        "with the photo's chroma), luminance (style transferred on luminance only) or "
+                        "histogram (the painting's colours matched to the photo's first)")
     g.add_argument("--temporal", choices=["flow", "warm", "none"], help="video frame coupling (default flow)")
     g.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
                    help="network precision (default auto: bfloat16 where the hardware has it, else float32)")

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from stylizer import finished
+from stylizer import colour, finished
 from stylizer.engine import Styles, check_size, finish, resize, working_shape
 from stylizer.errors import InputError, OutputError, UsageError
 from stylizer.executors import Task, make_executor
@@ -436,6 +436,9 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
         if plan.info.shape.transfer != "sdr":
             report.notes.append(f"{source} is HDR ({plan.info.shape.transfer.upper()}): tone-mapped to SDR BT.709 "
                                 "(Mobius) for the optimisation and the output")
+        if not plan.timed:
+            report.notes.append(f"{source} records no usable frame timestamps: written at a constant "
+                                f"{float(info.fps / settings.every):.3f} fps")
         if plan.cuts:
             report.notes.append(f"scene cuts at frames {', '.join(map(str, plan.cuts))}: each shot starts cold")
         if info.frame_count and plan.frames < -(-(info.frame_count - settings.start) // settings.every) \
@@ -480,7 +483,7 @@ def run_video(settings: Settings, source: Path, out: Path, styles: Styles, styli
                 saved = {j - 1: version(shot, j - 1) for j in pending
                          if j - 1 >= first and j - 1 not in pending}
                 yield shot, SegmentSpec(f"frames {span.first}-{span.stop - 1}", first, stop, frozenset(pending),
-                                        saved, goals.get(str(span.first)))
+                                        saved, goals.get(str(span.first)), colours=plan.colours)
 
         todo = list(specs())
         decode = SharedDecode(source, settings, todo[0][1].first if todo else 0, shape,
@@ -567,17 +570,17 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
     if size != (info.width, info.height):
         report.notes.append(f"output size {size[0]}x{size[1]} (rounded to even for yuv420p from "
                             f"{info.width}x{info.height})")
-    fps = Fraction(info.fps) / settings.every
-    if settings.preserve_colors:
-        # The content's own colours at the output size: one more decode, in step with the finished frames.
-        frames = (finish(work.load(j), frame, True) for j, frame in selected_frames(source, settings))
+    if colour.keeps_chroma(settings.preserve_colors):
+        # The content's own chroma at the output size: one more decode, in step with the finished frames.
+        frames = (finish(work.load(j), frame, settings.preserve_colors)
+                  for j, frame in selected_frames(source, settings))
     else:
         frames = (resize(work.load(j), info.height, info.width) for j in range(plan.frames))
     # Sound, subtitles, chapters and metadata from the input, from the first frame kept (--start) on.
     try:
-        writers.assemble_video(frames, out, fps, size, audio_from=source, crf=settings.crf, codec=settings.codec,
-                               frame_count_hint=plan.frames, comment=tag,
-                               audio_start=float(settings.start / info.fps))
+        writers.assemble_video(frames, out, Fraction(info.fps) / settings.every, size, audio_from=source,
+                               crf=settings.crf, codec=settings.codec, frame_count_hint=plan.frames, comment=tag,
+                               audio_start=plan.offset, times=plan.times)
     except OutputError as exc:
         raise OutputError(f"{exc}; the finished frames are kept in {work.path}: run the same command again to "
                           "retry", whole_run=exc.whole_run) from None

@@ -9,10 +9,11 @@ import cv2
 import keras
 import numpy as np
 
-from stylizer import compute, features, losses, weights
+from stylizer import colour, compute, features, losses, weights
+from stylizer.colour import ColourStats
 from stylizer.errors import InputError, UsageError
 from stylizer.optimize import FrameTargets, Goal, Result, StopRule, lbfgs, lbfgsb_scipy, multiscale
-from stylizer.settings import Settings
+from stylizer.settings import FULL, Settings, size_name
 
 MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
 # float32 values kept per input pixel by one evaluation, per layer: the activations saved for the backward
@@ -23,8 +24,9 @@ WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
-    """(h, w) with the longest side at ``size``; small images are not enlarged (that only costs time)."""
-    scale = min(1.0, size / max(height, width))
+    """(h, w) with the longest side at ``size`` (FULL: the image's own); small images are not enlarged (that
+    only costs time)."""
+    scale = 1.0 if size == FULL else min(1.0, size / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -73,17 +75,9 @@ def check_memory(height: int, width: int, layers: tuple[str, ...], size: int) ->
     needed = memory_needed(height, width, layers)
     if available is None or needed <= available:
         return
-    fits = int(size * (available / needed) ** 0.5) // 16 * 16
-    raise UsageError(f"--size {size} needs about {needed / 2**30:.1f} GiB of memory but "
-                     f"{available / 2**30:.1f} GiB is available: use --size {fits} or less")
-
-
-def preserve_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """Luminance-only transfer (Gatys et al. 2016): the result's luminance with the content's chroma."""
-    y = cv2.cvtColor(np.clip(stylized, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    ycc = cv2.cvtColor(content.astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    ycc[..., 0] = y[..., 0]
-    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB).astype(np.float32)
+    fits = int(max(height, width) * (available / needed) ** 0.5) // 16 * 16
+    raise UsageError(f"--size {size_name(size)} ({width}x{height}) needs about {needed / 2**30:.1f} GiB of "
+                     f"memory but {available / 2**30:.1f} GiB is available: use --size {fits} or less")
 
 
 @dataclass
@@ -126,31 +120,38 @@ class Stylizer:
         self.styles = styles
         self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
-        self._objectives: dict[int, compute.ValueAndGrad] = {}
+        self._objectives: dict[tuple[int, str | None], compute.ValueAndGrad] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
         """The style image's longest side for a level of this shape: ``style_scale`` times the level's, up
         or down, so that stroke size is a property of the option, not of --size or of the painting's file."""
         return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
 
-    def value_and_grad(self, shape: tuple[int, int]) -> compute.ValueAndGrad:
-        """Compiled loss+gradient for images whose longest side matches ``shape``'s; built once and reused."""
+    def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None) -> compute.ValueAndGrad:
+        """Compiled loss+gradient for images whose longest side matches ``shape``'s (and, where
+        --preserve-colors matches the style to the photo, for photos of these ``colours``); built once and
+        reused."""
+        mode = self.settings.preserve_colors
         side = self._style_side(shape)
-        if side not in self._objectives:
+        reference = colours.key() if colour.needs_stats(mode) else None
+        key = (side, reference)
+        if key not in self._objectives:
+            # A folder's photos each match the style anew: the targets of earlier photos are dropped.
+            self._objectives = {k: v for k, v in self._objectives.items() if k[1] == reference}
             style_images = []
             for image in self.styles.images:
                 scale = side / max(image.shape[:2])  # enlarged too (Lanczos), unlike a photo's working size
                 h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
-                style_images.append(resize(image, h, w).astype(np.float32))
+                style_images.append(colour.style_for(resize(image, h, w).astype(np.float32), mode, colours))
             grams = losses.style_grams(self.extractor, style_images, self.styles.blend, self.settings.style_layers)
             s = self.settings
             objective = losses.Objective(
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
             )
-            self._objectives[side] = compute.make_value_and_grad(objective, self.jit_compile,
-                                                                 on_device=self.on_device)
-        return self._objectives[side]
+            self._objectives[key] = compute.make_value_and_grad(objective, self.jit_compile,
+                                                                on_device=self.on_device)
+        return self._objectives[key]
 
     def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
         init = self.settings.init if init is None else init
@@ -186,21 +187,23 @@ class Stylizer:
         progress=None,
         goal: Goal | None = None,
         memory: tuple | None = None,
+        colours: ColourStats | None = None,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
         A warm start (``init`` an image, or a temporal target) is optimised at full size until ``goal`` or
         ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
-        (``optimize.multiscale``)."""
+        (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
+        --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own."""
         check_size(*content.shape[:2], "the working image")
         check_memory(*content.shape[:2], self.settings.layers_in_use, self.settings.size)
-        content = content.astype(np.float32)
+        content, colours = self._colour_space(content, colours)
         s = self.settings
         warm = temporal is not None or isinstance(init, np.ndarray)
         if warm:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
-                                  memory)
+                                  memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
@@ -217,7 +220,7 @@ class Stylizer:
                 result, coarse_content = previous
                 x = np.clip(resize(result.image, *shape) + level_content - resize(coarse_content, *shape), 0, 255)
             done.append(self._optimise(level_content, x, None, None, StopRule(budget, s.tolerance, s.patience),
-                                       progress))
+                                       progress, colours=colours))
             previous = done[-1], level_content
         full = content.shape[0] * content.shape[1]
         work = sum(r.evaluations * r.image.shape[0] * r.image.shape[1] / full for r in done)
@@ -228,8 +231,17 @@ class Stylizer:
         last.work = work
         return last
 
-    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None) -> Result:
-        vg = self.value_and_grad(content.shape[:2])
+    def _colour_space(self, content: np.ndarray, colours: ColourStats | None
+                      ) -> tuple[np.ndarray, ColourStats | None]:
+        """The photo as the optimiser sees it (its luma under --preserve-colors luminance), and the
+        statistics the style is matched to."""
+        mode = self.settings.preserve_colors
+        if colour.needs_stats(mode) and colours is None:
+            colours = ColourStats.of([content])
+        return colour.content_for(content.astype(np.float32), mode), colours
+
+    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None) -> Result:
+        vg = self.value_and_grad(content.shape[:2], colours)
         targets = FrameTargets(self.content_target(content), temporal, mask)
         if self.optimizer == "lbfgs":
             return lbfgs(vg, x0, targets, rule, progress=progress, memory=memory)
@@ -238,16 +250,19 @@ class Stylizer:
     def loss_parts(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
         """Losses of ``image`` against ``content`` (both at working size), as the optimiser defines them;
         the temporal term is off."""
+        content, colours = self._colour_space(content, None)
+        image = colour.content_for(image, self.settings.preserve_colors)
         args = FrameTargets(self.content_target(content)).arrays(image.shape)
-        parts = self.value_and_grad(image.shape[:2])(image[None].astype(np.float32), *args)[2]
+        parts = self.value_and_grad(image.shape[:2], colours)(image[None].astype(np.float32), *args)[2]
         return dict(zip(losses.PART_NAMES, map(float, keras.ops.convert_to_numpy(parts))))
 
 
 
-def finish(result: np.ndarray, original: np.ndarray, keep_colors: bool) -> np.ndarray:
-    """Working-size result -> uint8 at the original's size, with the original's colours if asked."""
+def finish(result: np.ndarray, original: np.ndarray, colours: str | None) -> np.ndarray:
+    """Working-size result -> uint8 at the original's size, with the original's chroma where the
+    --preserve-colors mode keeps it."""
     h, w = original.shape[:2]
     out = resize(result.astype(np.float32), h, w)
-    if keep_colors:
-        out = preserve_colors(out, original)
+    if colour.keeps_chroma(colours):
+        out = colour.swap_chroma(out, original)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from stylizer import temporal
+from stylizer.colour import ColourStats
 from stylizer.engine import Stylizer
 from stylizer.errors import NumericalError
 from stylizer.settings import Settings
@@ -35,6 +36,7 @@ class SegmentSpec:
     saved: dict[int, np.ndarray] = field(default_factory=dict)  # finished results a pending frame starts from
     goal: dict[str, float] | None = None  # loss parts of the segment's cold frame, when it is finished
     video: bool = True  # frames of one shot (warm starts, temporal loss) rather than a single image
+    colours: ColourStats | None = None  # the video's, which --preserve-colors matches the style to
 
 
 @dataclass
@@ -63,7 +65,7 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
         except NumericalError:
             if attempt == 1:
                 raise
-            kwargs, iterations = {"init": "content"}, retry_iterations
+            kwargs, iterations = {"init": "content", "colours": kwargs.get("colours")}, retry_iterations
         finally:
             if bar is not None:
                 bar.close()
@@ -84,7 +86,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             prev_content, prev_result, memory = content, None if saved is None else saved.astype(np.float32), None
             continue
         started = time.time()
-        kwargs, iterations = {}, settings.cold_iterations
+        kwargs, iterations = {"colours": spec.colours}, settings.cold_iterations
         warm = spec.video and prev_result is not None and settings.temporal != "none"
         if warm:
             iterations = settings.warm_iterations
@@ -92,9 +94,9 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             if settings.temporal == "flow":
                 pair = temporal.flow_between(prev_content, content)
                 warped = temporal.warm_start(prev_result, pair)
-                kwargs = {"init": warped, "temporal": warped, "mask": pair.mask, "goal": goal, "memory": memory}
+                kwargs |= {"init": warped, "temporal": warped, "mask": pair.mask, "goal": goal, "memory": memory}
             else:
-                kwargs = {"init": prev_result, "goal": goal, "memory": memory}
+                kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)

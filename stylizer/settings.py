@@ -21,12 +21,20 @@ ALL_LAYERS = (
 )
 
 
+FULL = 0  # --size full: each input is optimised at its own size (coarse-to-fine up to it)
+
+
+def size_name(size: int) -> str:
+    """How --size is written on the command line."""
+    return "full" if size == FULL else str(size)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Options that shape the result (hashed for resume) and options that only shape the run."""
 
     # --- what changes the pixels (part of the resume hash) ---
-    size: int = 512  # longest side of the working image
+    size: int = 512  # longest side of the working image; FULL: each input at its own size
     iterations: int = 100  # L-BFGS iterations for a cold image (folder image, single image)
     first_iterations: int | None = None  # first frame of a run of video frames; defaults to `iterations`
     warm_iterations: int = 40  # cap for later frames of a video, warm-started from the previous result
@@ -47,7 +55,7 @@ class Settings:
     )
     init: Init = "content"
     seed: int = 0
-    preserve_colors: bool = False
+    preserve_colors: str | None = None  # None, or a mode of colour.MODES
     temporal: Temporal = "flow"
     precision: Precision = "auto"  # auto: bf16 where the hardware multiplies it natively (compute.native_bfloat16)
     # auto: the projected L-BFGS (optimize.lbfgs) on a CPU; scipy's L-BFGS-B on a GPU until measured there
@@ -106,8 +114,13 @@ class Settings:
                 raise UsageError(f"unknown VGG16 layer '{name}' (choose from {', '.join(ALL_LAYERS)})")
         if not self.style_layers:
             raise UsageError("at least one style layer is needed")
-        if self.size < 32:
-            raise UsageError(f"--size {self.size} is too small: use at least 32")
+        from stylizer.colour import MODES
+
+        if self.preserve_colors is not None and self.preserve_colors not in MODES:
+            raise UsageError(f"unknown --preserve-colors mode '{self.preserve_colors}' (choose from "
+                             f"{', '.join(MODES)})")
+        if self.size != FULL and self.size < 32:
+            raise UsageError(f"--size {self.size} is too small: use at least 32 (or full)")
         if self.iterations < 1 or self.warm_iterations < 1 or self.cold_iterations < 1:
             raise UsageError("iteration counts must be at least 1")
         if self.warm_margin is not None and self.warm_margin < 0:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from stylizer.errors import OutputError
+from stylizer.settings import size_name
 from stylizer.io.readers import load_image
 from stylizer.io.writers import atomic_write_bytes, save_image
 
@@ -97,7 +98,7 @@ class WorkDir:
         if needed > free:
             raise OutputError(f"the {frames} frames still to make need about {needed / 2**20:.0f} MiB in "
                               f"{self.path} and {free / 2**20:.0f} MiB is free: free some space, or use a "
-                              f"smaller --size than {size}")
+                              f"smaller --size than {size_name(size)}")
 
     def finished(self) -> set[int]:
         return {int(p.stem) for p in self.frames.glob("[0-9]*.png") if p.stem.isdigit()}

@@ -7,7 +7,7 @@ import pytest
 
 from stylizer import engine
 from stylizer.io.readers import load_image
-from stylizer.settings import Settings
+from stylizer.settings import FULL, Settings
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -15,14 +15,6 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 def test_working_shape_keeps_aspect_and_never_enlarges():
     assert engine.working_shape(300, 451, 256) == (170, 256)
     assert engine.working_shape(100, 80, 512) == (100, 80)
-
-
-def test_preserve_colors_keeps_the_content_chroma():
-    rng = np.random.default_rng(0)
-    content = rng.uniform(0, 255, (8, 8, 3)).astype(np.float32)
-    stylized = np.full((8, 8, 3), 128, np.float32)
-    out = engine.preserve_colors(stylized, content)
-    assert np.abs(out.std(axis=2) - 0).mean() > 1  # colours come back from the content
 
 
 @pytest.mark.weights
@@ -51,11 +43,18 @@ def test_memory_estimate_grows_with_pixels_and_names_the_size_that_fits(monkeypa
     monkeypatch.setattr(engine, "available_memory", lambda: 2 * small)
     monkeypatch.setattr(engine.compute, "has_gpu", lambda: False)
     engine.check_memory(512, 512, layers, 512)  # fits: no error
-    with pytest.raises(engine.UsageError, match=r"--size 2048 needs about .* use --size (\d+) or less") as err:
+    with pytest.raises(engine.UsageError,
+                       match=r"--size 2048 \(2048x2048\) needs about .* use --size (\d+) or less") as err:
         engine.check_memory(2048, 2048, layers, 2048)
     fits = int(str(err.value).split("use --size ")[1].split()[0])
     assert 512 <= fits < 2048
     assert engine.memory_needed(fits, fits, layers) <= 2 * small
+    # --size full names the input's own size, and the size that fits is measured from it.
+    with pytest.raises(engine.UsageError, match=r"--size full \(3000x2000\) needs about") as err:
+        engine.check_memory(2000, 3000, layers, FULL)
+    fits = int(str(err.value).split("use --size ")[1].split()[0])
+    assert engine.memory_needed(round(fits * 2 / 3), fits, layers) <= 2 * small
+    assert engine.working_shape(2000, 3000, FULL) == (2000, 3000)
 
 
 def _texture_period(image: np.ndarray) -> float:

@@ -228,9 +228,7 @@ def test_variable_frame_rate_video(tmp_path: Path, style_image: Path, stylize) -
     video = make_vfr_video(tmp_path / "vfr.mkv", fps=30, seconds=0.3)
     rc, _, err = stylize(video, style_image, *FAST)
     assert rc == 0, err
-    _, _, rate, count, _ = video_facts(tmp_path / "vfr.stylized.mp4")
-    assert rate == 30
-    assert count == 9  # duration x nominal rate: the gaps are filled, the timing kept
+    assert video_facts(tmp_path / "vfr.stylized.mp4")[3] == 6  # each decoded frame once, none repeated
 
 
 # ------------------------------------------------------------------------------------------------- outputs
@@ -412,8 +410,8 @@ class NaNStylizer(Stylizer):
         self.inits.append(init if init is None or isinstance(init, str) else "previous")
         return super().stylize(content, iterations, init=init, **kwargs)
 
-    def value_and_grad(self, shape):
-        inner = super().value_and_grad(shape)
+    def value_and_grad(self, shape, colours=None):
+        inner = super().value_and_grad(shape, colours)
         attempt, self.attempts = self.attempts, self.attempts + 1
         if attempt not in self.poison:
             return inner

@@ -50,13 +50,14 @@ def encode(path: Path, frames: list[np.ndarray], matrix: str, tags: tuple[str, .
 
 
 def decode(path: Path, matrix: str) -> np.ndarray:
-    """All frames as RGB, converted with ``matrix`` (limited range), at the coded size."""
+    """All frames as RGB, converted with ``matrix`` (limited range), at the coded size; each decoded frame
+    once (a variable rate is not filled up to a constant one)."""
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         w, h = stream.codec_context.width, stream.codec_context.height
     raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-vf",
-                          f"scale=in_color_matrix={matrix}:in_range=tv", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                          "pipe:1"], capture_output=True, check=True).stdout
+                          f"scale=in_color_matrix={matrix}:in_range=tv", "-fps_mode", "passthrough",
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], capture_output=True, check=True).stdout
     return np.frombuffer(raw, np.uint8).reshape(-1, h, w, 3)
 
 
@@ -127,6 +128,46 @@ def test_anamorphic_input_keeps_its_display_aspect_ratio(tmp_path: Path, style_i
 
     # Within the rounding of the width to whole, even pixels.
     assert display_aspect(out) == pytest.approx(display_aspect(clip), abs=2 / coded[1])
+
+
+def frame_seconds(path: Path) -> list[float]:
+    """The presentation time of every decoded frame, as a player decodes them."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [float(frame.pts * stream.time_base) for frame in container.decode(stream)]
+
+
+@pytest.mark.parametrize("container, start", [("mp4", 0), ("mkv", 4)])
+def test_variable_frame_rate_frames_keep_their_timestamps(tmp_path: Path, style_image: Path, stylize,
+                                                          container: str, start: int) -> None:
+    clip = tmp_path / f"vfr.{container}"
+    # Every third frame dropped, then a long gap (a screen recording that idles), from a moving pattern.
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=96x72:r=30:d=1.2", "-f", "lavfi", "-i", "sine=440:d=1.2",
+               "-vf", "select='not(eq(mod(n,3),1))*not(between(n,14,25))'", "-fps_mode", "vfr",
+               "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(clip))
+    source = frame_seconds(clip)
+    out = tmp_path / f"out.{container}"
+    # Each frame its own picture (no warm start from the one before): the output then shows which input
+    # frame each output frame was made of.
+    rc, _, err = stylize(clip, style_image, *FAST, "--size", "96", "--style-weight", "0", "--tv-weight", "0",
+                         "--temporal", "none", "--start", str(start), "-o", out)
+    assert rc == 0, err
+    made = frame_seconds(out)
+    # Every decoded frame once, each at its own time (shifted by where --start cuts in).
+    assert len(made) == len(source) - start
+    expected = np.array(source[start:]) - source[start]
+    assert np.abs(np.array(made) - expected).max() < 0.001
+    # ... and each is the picture of that input frame, not a neighbour's.
+    ins, outs = decode(clip, "bt601")[start:].astype(float), decode(out, "bt601").astype(float)
+    for k in range(len(outs)):
+        errors = np.abs(ins - outs[k]).mean(axis=(1, 2, 3))
+        assert errors.argmin() == k, (k, errors.round(1))
+    with av.open(str(out)) as muxed:  # the sound cut where the picture starts (to a packet), as long as it
+        packets = [p for p in muxed.demux(muxed.streams.audio[0]) if p.pts is not None]
+        first, last = packets[0], packets[-1]
+        assert abs(float(first.pts * first.time_base)) < 0.03
+        end = float((last.pts + last.duration) * last.time_base)
+        assert end == pytest.approx(1.2 - source[start], abs=0.05)
 
 
 def test_every_audio_track_subtitles_chapters_and_metadata_are_kept(tmp_path: Path, style_image: Path,

@@ -11,6 +11,7 @@ from PIL import Image
 
 from conftest_media import make_audio, make_vfr_video, make_video, truncate
 from stylizer.errors import InputError
+from stylizer.io.probe import frame_times
 from stylizer.io.readers import (
     count_frames,
     detect_input_kind,
@@ -108,12 +109,14 @@ def test_rotation_metadata_gives_display_size_and_rotated_frames(media: Path) ->
     np.testing.assert_array_equal(rotated[0], np.rot90(upright[0]))
 
 
-def test_variable_frame_rate_yields_the_nominal_rate(media: Path) -> None:
+def test_variable_frame_rate_yields_each_decoded_frame_once_with_its_time(media: Path) -> None:
     path = make_vfr_video(media / "vfr.mkv", fps=30, seconds=1)
-    info = probe_video(path)
-    assert info.fps == 30
-    assert count_frames(path) == round(info.duration * info.fps) == 30
-    assert len(list(iter_video_frames(path))) == 30
+    assert count_frames(path) == len(list(iter_video_frames(path))) == 20  # not resampled to 30
+    times = frame_times(path, 0)
+    assert len(times) == 20
+    # The gaps of the dropped frames are kept: 1/30 s then 2/30 s (to the container's millisecond).
+    gaps = np.diff([times.seconds(i) for i in range(len(times))])
+    np.testing.assert_allclose(gaps[:4], [2 / 30, 1 / 30, 2 / 30, 1 / 30], atol=0.0011)
 
 
 def test_truncated_video_yields_what_decodes(media: Path) -> None:

@@ -66,6 +66,7 @@ class VideoInfo:
     has_audio: bool
     codec: str
     shape: StreamShape = SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
+    stream: int = 0            # ffmpeg's index of the video stream decoded
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -100,17 +101,16 @@ def probe_video(path: Path) -> VideoInfo:
     if duration is None:
         duration = float(frame_count / fps) if frame_count else 0.0
     return VideoInfo(path, width, height, fps, frame_count, duration, rotation, dump.has_audio, stream.codec,
-                     shape)
+                     shape, stream.index)
 
 
 def count_frames(path: Path) -> int:
     """Exact number of frames iter_video_frames yields, found by decoding the whole video."""
     path = Path(path)
-    info = probe_video(path)
+    probe_video(path)  # a clear error for what is not a video
     result = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1",
-         "-i", ffmpeg_input(path), "-map", _VIDEO_MAP, "-vf", _cfr_filter(info.fps), "-fps_mode", "passthrough",
-         "-f", "null", "-"],
+         "-i", ffmpeg_input(path), "-map", _VIDEO_MAP, "-fps_mode", "passthrough", "-f", "null", "-"],
         stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
     )
     counts = re.findall(r"^frame=(\d+)$", result.stdout, re.MULTILINE)
@@ -121,7 +121,9 @@ def count_frames(path: Path) -> int:
 
 def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None = None
                       ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (frame_index, HxWx3 uint8 RGB) at the nominal constant rate, one frame in memory at a time.
+    """Yield (frame_index, HxWx3 uint8 RGB) for every decoded frame, once each, in display order, one frame
+    in memory at a time. A variable-frame-rate file is not resampled to its nominal rate (that would repeat
+    frames to fill its gaps): its frames keep their own timestamps (probe.frame_times), and so does the output.
 
     ``size`` (width, height) scales inside ffmpeg (area averaging), so a scan at thumbnail size neither
     converts nor pipes full-size frames.
@@ -133,9 +135,9 @@ def iter_video_frames(path: Path, start: int = 0, size: tuple[int, int] | None =
     """
     path = Path(path)
     info = probe_video(path)
-    filters = [_cfr_filter(info.fps)]
-    if start:
-        filters.append(f"trim=start_frame={start}")
+    # `-fps_mode passthrough` below: the rawvideo muxer would otherwise default to cfr, duplicating frames
+    # into a variable rate's gaps and padding the frames trim removed back in.
+    filters = [f"trim=start_frame={start}"] if start else []
     # A mid-stream resolution change would otherwise shift every later frame in the raw pipe.
     width, height = size or (info.width, info.height)
     filters += _to_rgb(info, width, height, area=size is not None)
@@ -194,14 +196,6 @@ def _read_frame(stream: BinaryIO, height: int, width: int) -> np.ndarray | None:
             return None
         filled += got
     return frame
-
-
-def _cfr_filter(fps: Fraction) -> str:
-    # Resampling to the nominal rate makes a variable-frame-rate file yield duration * fps frames, like
-    # `-fps_mode cfr -r fps`, but as a filter so that trim can index the constant-rate frames after it.
-    # The outputs then use `-fps_mode passthrough`: the rawvideo muxer would otherwise default to cfr
-    # and pad the frames trim removed back in as duplicates.
-    return f"fps={fps.numerator}/{fps.denominator}"
 
 
 def _mapped_video_stream(path: Path, dump: InputDump, stderr: str) -> StreamDump:

@@ -22,6 +22,7 @@ from PIL import Image, PngImagePlugin
 
 from stylizer.errors import OutputError, UsageError
 from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, stop_process
+from stylizer.io.probe import FrameTimes
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,10 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 
 def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, size: tuple[int, int],
                    audio_from: Path | None = None, crf: int = 18, codec: str = "libx264",
-                   frame_count_hint: int | None = None, comment: str | None = None, audio_start: float = 0.0) -> None:
-    """Encode RGB frames (streamed into one ffmpeg) into out_path at exactly `fps`, one output frame per input.
+                   frame_count_hint: int | None = None, comment: str | None = None, audio_start: float = 0.0,
+                   times: FrameTimes | None = None) -> None:
+    """Encode RGB frames (streamed into one ffmpeg) into out_path, one output frame per input, each at its
+    time in ``times`` (a variable rate kept as it is), or at exactly ``fps`` without them.
 
     `size` is the (even) output (width, height); other-sized frames are resized to it. From `audio_from`,
     if given: every audio and subtitle track (copied; re-encoded only where the container refuses the
@@ -188,15 +191,14 @@ def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, 
     metadata = ["-metadata", f"comment={comment}"] if comment is not None else []
     with _atomic_target(out_path) as tmp:
         if audio_from is None:
-            written = _encode(frames, tmp, fps, size, crf, codec, out_path, metadata)
+            written, _ = _encode(frames, tmp, fps, times, size, crf, codec, out_path, metadata)
         else:
             # The other streams are added in a second, stream-copying pass: only then is the video length
             # known, and a refused copy can be retried without the (single-use) frames.
             video_only = _temp_name(out_path, "video")
             try:
-                written = _encode(frames, video_only, fps, size, crf, codec, out_path, metadata)
-                failure = _add_streams(video_only, Path(audio_from), tmp, audio_start, float(written / fps),
-                                       metadata)
+                written, duration = _encode(frames, video_only, fps, times, size, crf, codec, out_path, metadata)
+                failure = _add_streams(video_only, Path(audio_from), tmp, audio_start, duration, metadata)
                 if failure:
                     raise OutputError(f"cannot copy the sound, subtitles and metadata of {audio_from} into "
                                       f"{out_path}: {failure}")
@@ -218,45 +220,79 @@ def check_encoder(out_path: Path, codec: str, crf: int) -> None:
     with tempfile.TemporaryDirectory(prefix="stylizer-encoder-") as scratch:
         probe = Path(scratch) / f"probe{out_path.suffix}"
         try:
-            _encode([blank, blank], probe, Fraction(25), (64, 64), crf, codec, out_path)
+            _encode([blank, blank], probe, Fraction(25), None, (64, 64), crf, codec, out_path)
         except OutputError as exc:
             reason = str(exc).split("ffmpeg failed: ", 1)[-1]
             raise UsageError(f"ffmpeg cannot write {codec} into {out_path.name} ({reason}); "
                              "use --codec libx264 with .mp4/.mkv/.mov or --codec libvpx-vp9 with .webm") from None
 
 
-def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, size: tuple[int, int],
-            crf: int, codec: str, out_path: Path, metadata: list[str] = ()) -> int:
-    """Pipe the frames into ffmpeg; return how many were written. Failures name out_path, not the temp file."""
+def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, times: FrameTimes | None,
+            size: tuple[int, int], crf: int, codec: str, out_path: Path, metadata: list[str] = ()
+            ) -> tuple[int, float]:
+    """Pipe the frames into ffmpeg; return how many were written and the video's duration in seconds.
+    Failures name out_path, not the temp file.
+
+    The frames go in as NUT (muxed by PyAV: raw RGB with a timestamp each), which the encoder keeps
+    (``-fps_mode passthrough``, in the input's time base): a raw pipe carries no timestamps, and would make
+    a variable rate constant.
+    """
+    import av
+
+    times = times or FrameTimes.constant(fps, 0)
     width, height = size
     command = [
-        ffmpeg_exe(), "-hide_banner", "-v", "error", "-y",
-        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
-        "-r", f"{fps.numerator}/{fps.denominator}", "-i", "pipe:0",
-        "-an", "-vf", _YUV_FILTER, "-c:v", codec, "-crf", str(crf), *_YUV_TAGS, *metadata,
-        *_container_flags(target), ffmpeg_input(target),
+        ffmpeg_exe(), "-hide_banner", "-v", "error", "-y", "-f", "nut", "-i", "pipe:0",
+        "-an", "-vf", _YUV_FILTER, *_timing(target, fps, times),
+        "-c:v", codec, "-crf", str(crf), *_YUV_TAGS, *metadata, *_container_flags(target), ffmpeg_input(target),
     ]
     proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = StderrTail(proc.stderr)
-    written = 0
+    written, pts = 0, -1
     try:
-        for frame in frames:
-            proc.stdin.write(_fit(frame, size, written))
-            written += 1
+        with av.open(proc.stdin, "w", format="nut") as nut:
+            stream = nut.add_stream("rawvideo", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+            stream.time_base = times.time_base
+            for frame in frames:
+                picture = av.VideoFrame.from_ndarray(_fit(frame, size, written), format="rgb24")
+                # Strictly increasing, as every muxer requires (two frames a container stamped alike).
+                pts = max(pts + 1, times.pts[written] if written < len(times) else pts + 1)
+                picture.pts, picture.time_base = pts, times.time_base
+                nut.mux(stream.encode(picture))
+                written += 1
+            nut.mux(stream.encode())
         proc.stdin.close()
         returncode = proc.wait()
-    except BrokenPipeError:   # ffmpeg quit early; its stderr says why
+    except (BrokenPipeError, av.error.FFmpegError):   # ffmpeg quit early; its stderr says why
         returncode = proc.wait()
     finally:
         stop_process(proc)
         with contextlib.suppress(OSError):
             proc.stdin.close()   # after a kill, flushing leftovers into the dead pipe fails
         messages = stderr.join()
-    if returncode != 0:
-        raise OutputError(f"cannot write {out_path}: ffmpeg failed: {last_line(messages)}")
     if written == 0:
         raise OutputError(f"cannot write {out_path}: no frames to encode")
-    return written
+    if returncode != 0:
+        raise OutputError(f"cannot write {out_path}: ffmpeg failed: {last_line(messages)}")
+    return written, _duration(times, written, pts, fps)
+
+
+def _timing(target: Path, fps: Fraction, times: FrameTimes) -> list[str]:
+    """Each frame at its own time, in the input's time base; AVI holds only a constant rate (one index
+    slot per frame), so there a variable rate is filled up to the nominal one."""
+    if target.suffix.lower() == ".avi":
+        return ["-fps_mode", "cfr", "-r", f"{fps.numerator}/{fps.denominator}"]
+    base = times.time_base
+    return ["-fps_mode", "passthrough", "-enc_time_base", f"{base.numerator}/{base.denominator}"]
+
+
+def _duration(times: FrameTimes, written: int, last_pts: int, fps: Fraction) -> float:
+    """The end of the last frame: its start plus the gap before it (one nominal frame for a single frame)."""
+    step = Fraction(1, 1) / fps / times.time_base
+    if 1 < written <= len(times):
+        step = times.pts[written - 1] - times.pts[written - 2]
+    return float((last_pts + step) * times.time_base)
 
 
 def _fit(frame: np.ndarray, size: tuple[int, int], index: int) -> np.ndarray:
@@ -275,6 +311,11 @@ def _subtitle_codec(target: Path) -> str:
     if suffix in _MP4_FAMILY:
         return "mov_text"
     return "webvtt" if suffix == ".webm" else "srt"
+
+
+# A seek copies from the keyframe before the start: those packets (stamped before 0) are dropped, or the
+# muxer would shift every stream to fit them in and the picture would start late, after sound alone.
+_BEFORE_START = r"noise=drop=lt(pts\,0)"
 
 
 def _add_streams(video: Path, source: Path, target: Path, start: float, duration: float,
@@ -296,7 +337,11 @@ def _add_streams(video: Path, source: Path, target: Path, start: float, duration
     result = None
     for codecs in (("-c:a", "copy", "-c:s", "copy"), ("-c:a", "copy", "-c:s", subtitles), ("-c:s", subtitles),
                    ("-sn",)):
-        result = subprocess.run([*command, *codecs, *_container_flags(target), ffmpeg_input(target)],
+        cut = []  # only copied streams keep packets from before the seek point
+        for kind in ("a", "s") if start > 0 else ():
+            if f"-c:{kind} copy" in " ".join(codecs):
+                cut += [f"-bsf:{kind}", _BEFORE_START]
+        result = subprocess.run([*command, *codecs, *cut, *_container_flags(target), ffmpeg_input(target)],
                                 stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
         if result.returncode == 0:
             if codecs == ("-sn",):
