@@ -167,7 +167,7 @@ def video_quality(clip: Path, out: Path, style: np.ndarray, meter) -> dict:
     from stylizer.io.readers import iter_video_frames
     from stylizer.metrics import WarpErrorMeter, relative_sharpness
 
-    flicker = WarpErrorMeter("farneback")
+    flicker, drift = WarpErrorMeter("farneback"), WarpErrorMeter("farneback", gap=10)
     styles, contents, sharp = [], [], []
     inputs, outputs = iter_video_frames(clip), iter_video_frames(out)
     try:
@@ -175,6 +175,7 @@ def video_quality(clip: Path, out: Path, style: np.ndarray, meter) -> dict:
             if out_frame.shape != in_frame.shape:
                 out_frame = cv2.resize(out_frame, in_frame.shape[1::-1], interpolation=cv2.INTER_AREA)
             flicker.add(in_frame, out_frame)
+            drift.add(in_frame, out_frame)
             d = meter.distances(out_frame, style_image=style, photo=in_frame)
             styles.append(d["style"])
             contents.append(d["content"])
@@ -183,6 +184,7 @@ def video_quality(clip: Path, out: Path, style: np.ndarray, meter) -> dict:
         inputs.close()
         outputs.close()
     q = {"frames": flicker.count, "ewarp_farneback": flicker.value, "ewarp_farneback_input": flicker.input_value,
+         "ewarp_farneback_10": drift.value, "ewarp_farneback_10_input": drift.input_value,
          "style_mean": _mean(styles), "content_mean": _mean(contents), "sharpness_mean": _mean(sharp)}
     for name, idx in windows(len(styles)).items():
         q[f"style_{name}"] = _mean(styles[i] for i in idx)
@@ -247,7 +249,7 @@ def print_table(entry: dict, labels: dict[str, str]) -> None:
           + (f", --max-frames {entry['max_frames']}" if kind == "video" and entry["max_frames"] else "") + ")")
     head = f"{'revision':>16} {'wall s':>8} {'cli s':>7} {unit:>6} {unit[:-1] + '/h':>9} {'ratio':>6} {'it/item':>7}"
     if kind == "video":
-        head += (f" {'E_warp fb':>9} {'style st':>8} {'mid':>7} {'end':>7} {'all':>7}"
+        head += (f" {'E_warp fb':>9} {'gap 10':>9} {'style st':>8} {'mid':>7} {'end':>7} {'all':>7}"
                  f" {'sharp st':>8} {'mid':>6} {'end':>6} {'all':>6} {'content':>7}")
     else:
         head += f" {'style':>7} {'content':>7} {'sharp':>6}"
@@ -262,7 +264,8 @@ def print_table(entry: dict, labels: dict[str, str]) -> None:
                 f"{fmt(s['per_hour'], '.0f')} "
                 f"{fmt(ratio(s['per_hour'], base), '.2f', 6)} {fmt(s['mean_iterations'], '.1f', 7)}")
         if kind == "video":
-            line += (f" {fmt(q.get('ewarp_farneback'), '.5f')} {fmt(q.get('style_start'), '.4f', 8)}"
+            line += (f" {fmt(q.get('ewarp_farneback'), '.5f')} {fmt(q.get('ewarp_farneback_10'), '.5f')}"
+                     f" {fmt(q.get('style_start'), '.4f', 8)}"
                      f" {fmt(q.get('style_mid'), '.4f', 7)} {fmt(q.get('style_end'), '.4f', 7)}"
                      f" {fmt(q.get('style_mean'), '.4f', 7)} {fmt(q.get('sharpness_start'), '.3f', 8)}"
                      f" {fmt(q.get('sharpness_mid'), '.3f', 6)} {fmt(q.get('sharpness_end'), '.3f', 6)}"
@@ -272,7 +275,10 @@ def print_table(entry: dict, labels: dict[str, str]) -> None:
                      f" {fmt(q.get('sharpness_mean'), '.3f', 6)}")
         print(line)
     if kind == "video" and entry["quality"].get("input_ewarp_farneback") is not None:
-        print(f"{'(input itself)':>16} E_warp fb {entry['quality']['input_ewarp_farneback']:.5f} (the floor)")
+        floor_10 = next((q.get("ewarp_farneback_10_input") for q in entry["quality"].values()
+                         if isinstance(q, dict) and q.get("ewarp_farneback_10_input") is not None), float("nan"))
+        print(f"{'(input itself)':>16} E_warp fb {entry['quality']['input_ewarp_farneback']:.5f}, "
+              f"gap 10 {floor_10:.5f} (the floor)")
     entry["ratios"] = ratios = comparison(entry)
     if ratios:
         print("current vs baseline: " + "; ".join(ratios["text"]))
@@ -293,9 +299,11 @@ def comparison(entry: dict) -> dict:
 
     if kind == "video":
         out["flicker"] = ratio(qc.get("ewarp_farneback"), qb.get("ewarp_farneback"))
+        out["flicker_10"] = ratio(qc.get("ewarp_farneback_10"), qb.get("ewarp_farneback_10"))
         out["style_end"], out["style_mean"] = rel("style_end"), rel("style_mean")
         out["sharpness_end"] = ratio(qc.get("sharpness_end"), qb.get("sharpness_end"))
-        out["text"] += [f"flicker {out['flicker']:.2f}x", f"style end {out['style_end']:+.1%}",
+        out["text"] += [f"flicker {out['flicker']:.2f}x", f"over 10 frames {out['flicker_10']:.2f}x",
+                        f"style end {out['style_end']:+.1%}",
                         f"style all {out['style_mean']:+.1%}", f"sharpness end {out['sharpness_end']:.2f}x"]
     else:
         out["style"], out["content"] = rel("style_mean"), rel("content_mean")

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--style-weights", type=float, nargs="+", help="blend weights, one per style image")
     g.add_argument("--content-layer")
     g.add_argument("--style-layers", nargs="+")
+    g.add_argument("--style-layer-weights", type=float, nargs="+", metavar="W",
+                   help="one weight per style layer (default equal): more on the deep layers gives larger "
+                        "structures of the painting, on the shallow ones its fine texture")
+    g.add_argument("--pooling", choices=["max", "avg"],
+                   help="VGG16's pooling (default max; avg is Gatys et al.'s recommendation)")
     g.add_argument("--init", help="content, noise, or an image path")
     g.add_argument("--seed", type=int)
     g.add_argument("--preserve-colors", nargs="?", const="swap", choices=MODES, metavar="MODE",
@@ -69,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "with the photo's chroma), luminance (style transferred on luminance only) or "
                         "histogram (the painting's colours matched to the photo's first)")
     g.add_argument("--temporal", choices=["flow", "warm", "none"], help="video frame coupling (default flow)")
+    g.add_argument("--temporal-frames", type=int, nargs="+", metavar="N",
+                   help="earlier frames the temporal loss holds each frame to, 1 = the one before (default 1; "
+                        "Ruder et al.'s long-term consistency: 1 2 4)")
     g.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
                    help="network precision (default auto: bfloat16 where the hardware has it, else float32)")
     g.add_argument("--tolerance", type=float, help="stop once the loss improves less than this fraction")
@@ -128,6 +136,7 @@ OPTION_NAMES = (
     "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
     "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
+    "pooling",
 )
 
 
@@ -143,6 +152,10 @@ def settings_from_args(args: argparse.Namespace):
         values["style_weights"] = tuple(args.style_weights)
     if args.style_layers:
         values["style_layers"] = tuple(args.style_layers)
+    if args.style_layer_weights:
+        values["style_layer_weights"] = tuple(args.style_layer_weights)
+    if args.temporal_frames:
+        values["temporal_frames"] = tuple(args.temporal_frames)
     if args.end is not None:
         start, every = values.get("start", 0), values.get("every", 1)
         if args.end <= start:

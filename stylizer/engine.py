@@ -114,7 +114,8 @@ class Stylizer:
         params = params if params is not None else weights.load_weights(settings.weights, **({"log": log} if log else {}))
         resolved = settings.resolved()  # the same choice of precision and optimiser as the resume hash's
         policy = "mixed_bfloat16" if resolved.precision == "bfloat16" else "float32"
-        self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy)
+        self.extractor = features.build_extractor(params, settings.layers_in_use, dtype=policy,
+                                                  pooling=settings.pooling)
         self._content_features = compute.make_forward(
             keras.Model(self.extractor.inputs, self.extractor.get_layer(settings.content_layer).output))
         self.styles = styles
@@ -148,6 +149,7 @@ class Stylizer:
             objective = losses.Objective(
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
+                dict(zip(s.style_layers, s.style_layer_weights)),
             )
             self._objectives[key] = compute.make_value_and_grad(objective, self.jit_compile,
                                                                 on_device=self.on_device)

@@ -32,8 +32,12 @@ def frame_losses(source: Path, output: Path, styles: list[Path], settings: Setti
 def evaluate(source: Path, output: Path, styles: list[Path], settings: Settings) -> dict:
     result = metrics.evaluate_videos(source, output)
     print(f"frames: {result['frames']}")
-    print(f"E_warp output: {result['ewarp_output']:.6f}")
-    print(f"E_warp input (floor): {result['ewarp_input']:.6f}")
+    print("flicker, E_warp with Farneback flow (the temporal loss uses DIS), output / input (the floor):")
+    print(f"  consecutive frames: {result['ewarp_output']:.6f} / {result['ewarp_input']:.6f}")
+    print(f"  frames 10 apart:    {result['ewarp_long_output']:.6f} / {result['ewarp_long_input']:.6f}")
+    print(f"sharpness, the output's Laplacian energy over the input's (a low E_warp can also be smearing): "
+          f"mean {result['sharpness_mean']:.3f}, first frame {result['sharpness_first']:.3f}, "
+          f"last {result['sharpness_last']:.3f}")
     if styles:
         losses = frame_losses(source, output, styles, settings)
         print(f"mean content loss: {losses['content_loss']:.4f}  mean style loss: {losses['style_loss']:.5f}")

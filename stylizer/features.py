@@ -26,7 +26,8 @@ def _block_of(layer: str) -> int:
     return int(layer[len("block")])
 
 
-def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float32") -> keras.Model:
+def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float32", pooling: str = "max"
+                    ) -> keras.Model:
     """VGG16's convolutional stack up to the deepest of ``outputs``; nothing past it is built or computed.
 
     The model takes RGB in [0, 255] and returns ``{layer: features}``; preprocessing is part of the graph so
@@ -34,7 +35,10 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
     ``dtype`` is a Keras dtype policy: "mixed_bfloat16" runs the convolutions in bf16 (AMX, tensor cores)
     while the layers' weights stay float32. The first convolution stays float32 whatever the policy: its
     input is the image itself, which bf16 would quantise to 0.5-1 grey level, below what L-BFGS resolves.
+    ``pooling`` "avg" replaces VGG16's max pooling by average pooling, as Gatys et al. recommend: the
+    gradient then reaches every pixel of a window, not only its maximum.
     """
+    pool = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}[pooling]
     deepest = max(ALL_LAYERS.index(name) for name in outputs)
     image = keras.Input(shape=(None, None, 3), name="rgb")
     x = layers.Lambda(preprocess, name="caffe_preprocess")(image)
@@ -42,7 +46,7 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
     block = 1
     for name in ALL_LAYERS[: deepest + 1]:
         if _block_of(name) != block:
-            x = layers.MaxPooling2D(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
+            x = pool(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
             block = _block_of(name)
         kernel, bias = params[name]
         conv = layers.Conv2D(kernel.shape[-1], 3, padding="same", activation="relu", name=name,

@@ -69,17 +69,20 @@ class Objective:
     image size and reused for every frame of that size.
     """
 
-    def __init__(self, extractor: keras.Model, content_layer: str, style_grams: dict, weights: LossWeights):
+    def __init__(self, extractor: keras.Model, content_layer: str, style_grams: dict, weights: LossWeights,
+                 layer_weights: dict[str, float] | None = None):
         self.extractor = extractor
         self.content_layer = content_layer
         self.style_grams = {name: ops.convert_to_tensor(g, "float32") for name, g in style_grams.items()}
         self.weights = weights
+        # The style loss is the weighted mean of the layers' losses (equal weights by default).
+        total = sum((layer_weights or {}).get(name, 1.0) for name in self.style_grams)
+        self.layer_weights = {name: (layer_weights or {}).get(name, 1.0) / total for name in self.style_grams}
 
     def __call__(self, image, content_target, temporal_target, temporal_mask):
         feats = self.extractor(image)
         c = content_loss(feats[self.content_layer], content_target)
-        s = sum(style_layer_loss(feats[name], g) for name, g in self.style_grams.items())
-        s = s / len(self.style_grams)
+        s = sum(self.layer_weights[name] * style_layer_loss(feats[name], g) for name, g in self.style_grams.items())
         tv = total_variation(image)
         t = temporal_loss(image, temporal_target, temporal_mask)
         w = self.weights

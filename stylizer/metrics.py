@@ -15,6 +15,7 @@ Frames and images are HxWx3 RGB with values in [0, 255] (uint8 or float32).
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from itertools import islice
 from pathlib import Path
 
@@ -54,24 +55,26 @@ class WarpErrorMeter:
     `value` is the mean over frame pairs of the output's E_warp, `input_value` the same for the input video
     (the floor the output can be compared with: flow errors and noise already make it non-zero); both share
     one flow computation per pair. Pairs without any reliable pixel carry no information and are skipped.
+    With ``gap`` > 1 each frame is compared with the one ``gap`` frames before: the slow drift a
+    frame-to-frame measure cannot see (a background that darkens over a shot).
     """
 
-    def __init__(self, method: FlowMethod = "dis") -> None:
+    def __init__(self, method: FlowMethod = "dis", gap: int = 1) -> None:
         self.method = method
         self.count = 0  # frames added
-        self._prev: tuple[np.ndarray, np.ndarray] | None = None
+        self._earlier: deque[tuple[np.ndarray, np.ndarray]] = deque(maxlen=gap)
         self._output_errors: list[float] = []
         self._input_errors: list[float] = []
 
     def add(self, in_frame: np.ndarray, out_frame: np.ndarray) -> None:
-        if self._prev is not None:
-            in_prev, out_prev = self._prev
+        if len(self._earlier) == self._earlier.maxlen:
+            in_prev, out_prev = self._earlier[0]
             pair = flow_between(in_prev, in_frame, self.method)
             output_error = _pair_error(out_prev, out_frame, pair)
             if not np.isnan(output_error):
                 self._output_errors.append(output_error)
                 self._input_errors.append(_pair_error(in_prev, in_frame, pair))
-        self._prev = (in_frame, out_frame)
+        self._earlier.append((in_frame, out_frame))
         self.count += 1
 
     @property
@@ -83,28 +86,37 @@ class WarpErrorMeter:
         return float(np.mean(self._input_errors)) if self._input_errors else float("nan")
 
 
-def evaluate_videos(
-    input_video: Path, output_video: Path, max_frames: int | None = None, method: FlowMethod = "dis"
-) -> dict:
-    """E_warp of a stylized video against its input, over the frames both have (at most max_frames).
+def evaluate_videos(input_video: Path, output_video: Path, max_frames: int | None = None,
+                    method: FlowMethod = "farneback", long_gap: int = 10) -> dict:
+    """Flicker and sharpness of a stylized video against its input, over the frames both have (at most
+    max_frames); the output is compared at the input's size, where the flow is computed.
 
-    Returns {"frames": n, "ewarp_output": ..., "ewarp_input": ...}; the output is compared at the input's
-    size, since the flow (``method``: "dis" as the pipeline uses, or the independent "farneback") is
-    computed there.
+    Returns {"frames", "ewarp_output", "ewarp_input"} (E_warp between consecutive frames),
+    {"ewarp_long_output", "ewarp_long_input"} (between frames ``long_gap`` apart) and {"sharpness_mean",
+    "sharpness_first", "sharpness_last"} (relative_sharpness per frame: a low E_warp can also be smearing).
+    The flow is Farneback's by default: the temporal loss was fitted with DIS, whose flow and mask would
+    partly measure that the optimiser met its own target.
     """
-    meter = WarpErrorMeter(method)
-    # The pipeline's own reader: the same constant-rate frame indices, rotation and decode-error handling
-    # as the frames that were stylized.
+    meters = WarpErrorMeter(method), WarpErrorMeter(method, gap=long_gap)
+    sharp: list[float] = []
+    # The pipeline's own reader: the same frames, rotation and decode-error handling as were stylized.
     inputs, outputs = iter_video_frames(input_video), iter_video_frames(output_video)
     try:
         for (_, in_frame), (_, out_frame) in islice(zip(inputs, outputs), max_frames):
             if out_frame.shape != in_frame.shape:
                 out_frame = cv2.resize(out_frame, in_frame.shape[1::-1], interpolation=cv2.INTER_AREA)
-            meter.add(in_frame, out_frame)
+            for meter in meters:
+                meter.add(in_frame, out_frame)
+            sharp.append(relative_sharpness(out_frame, in_frame))
     finally:
         inputs.close()
         outputs.close()
-    return {"frames": meter.count, "ewarp_output": meter.value, "ewarp_input": meter.input_value}
+    short, long = meters
+    nan = float("nan")
+    return {"frames": short.count, "ewarp_output": short.value, "ewarp_input": short.input_value,
+            "ewarp_long_output": long.value, "ewarp_long_input": long.input_value,
+            "sharpness_mean": float(np.nanmean(sharp)) if sharp else nan,
+            "sharpness_first": sharp[0] if sharp else nan, "sharpness_last": sharp[-1] if sharp else nan}
 
 
 def pair_errors(input_video: Path, output_video: Path, method: FlowMethod = "farneback") -> list[float]:

@@ -13,6 +13,7 @@ at the level of the segment's cold frame (``Goal``), and reuses its curvature me
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -77,13 +78,16 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
 
     ``frames`` yields (index, content) for every index in [spec.first, spec.stop) (finished ones included:
     the optical flow to the next frame needs them)."""
-    prev_content = prev_result = memory = None
+    prev_result = memory = None
+    # (content, result) of the latest frames, the long-term temporal loss's earlier frames among them.
+    history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
     for j, frame in frames:
         content = frame.astype(np.float32)
         if j not in spec.pending:
             saved = spec.saved.get(j)
-            prev_content, prev_result, memory = content, None if saved is None else saved.astype(np.float32), None
+            prev_result, memory = None if saved is None else saved.astype(np.float32), None
+            history.append((j, content, prev_result))
             continue
         started = time.time()
         kwargs, iterations = {"colours": spec.colours}, settings.cold_iterations
@@ -92,9 +96,15 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             iterations = settings.warm_iterations
             goal = stylizer.goal(goal_parts) if goal_parts else None
             if settings.temporal == "flow":
-                pair = temporal.flow_between(prev_content, content)
-                warped = temporal.warm_start(prev_result, pair)
-                kwargs |= {"init": warped, "temporal": warped, "mask": pair.mask, "goal": goal, "memory": memory}
+                # The latest result (the frame before, or the last good one before a failed frame), then
+                # the frames further back that --temporal-frames names.
+                made = {i: (c, r) for i, c, r in history if r is not None}
+                last = max(made)
+                earlier = [made[last]] + [made[j - d] for d in settings.temporal_frames
+                                          if j - d in made and j - d < last]
+                pull = temporal.temporal_target(earlier, content)
+                kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
+                           "memory": memory}
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         label = f"frame {j}" if spec.video else spec.name
@@ -111,4 +121,5 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             goal_parts = result.parts
         yield FrameOutcome(j, np.clip(np.rint(result.image), 0, 255).astype(np.uint8), result.iterations,
                            result.evaluations, time.time() - started, result.stop, result.parts, cold=not warm)
-        prev_content, prev_result, memory = content, result.image, result.memory
+        prev_result, memory = result.image, result.memory
+        history.append((j, content, prev_result))

@@ -50,6 +50,8 @@ class Settings:
     style_scale: float = 1.0  # style image's longest side relative to `size`
     style_weights: tuple[float, ...] = ()  # blend weights, one per style image; empty = equal
     content_layer: str = "block4_conv2"
+    style_layer_weights: tuple[float, ...] = ()  # one per style layer; empty = equal
+    pooling: Literal["max", "avg"] = "max"
     style_layers: tuple[str, ...] = (
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1",
     )
@@ -57,6 +59,9 @@ class Settings:
     seed: int = 0
     preserve_colors: str | None = None  # None, or a mode of colour.MODES
     temporal: Temporal = "flow"
+    # Earlier frames the temporal loss holds a warm frame to (Ruder et al.'s long-term loss with more than
+    # the frame before): each pixel to the nearest of them that saw it.
+    temporal_frames: tuple[int, ...] = (1,)
     precision: Precision = "auto"  # auto: bf16 where the hardware multiplies it natively (compute.native_bfloat16)
     # auto: the projected L-BFGS (optimize.lbfgs) on a CPU; scipy's L-BFGS-B on a GPU until measured there
     optimizer: Literal["auto", "scipy", "lbfgs"] = "auto"
@@ -91,8 +96,8 @@ class Settings:
         "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
         "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
-        "init", "seed", "preserve_colors", "temporal", "precision", "optimizer", "tolerance", "patience", "every",
-        "start", "max_frames", "format",
+        "style_layer_weights", "pooling", "init", "seed", "preserve_colors", "temporal", "temporal_frames",
+        "precision", "optimizer", "tolerance", "patience", "every", "start", "max_frames", "format",
     )
     # How finished frames are encoded into the video: changing these re-encodes the kept frames, it does
     # not make them again (they are in the video's tag, not in the frames' hash).
@@ -114,6 +119,15 @@ class Settings:
                 raise UsageError(f"unknown VGG16 layer '{name}' (choose from {', '.join(ALL_LAYERS)})")
         if not self.style_layers:
             raise UsageError("at least one style layer is needed")
+        weights = self.style_layer_weights
+        if weights and (len(weights) != len(self.style_layers) or min(weights) < 0 or not sum(weights)):
+            raise UsageError(f"--style-layer-weights needs {len(self.style_layers)} weights, one per style layer "
+                             "(none negative, not all 0)")
+        if self.pooling not in ("max", "avg"):
+            raise UsageError(f"unknown --pooling '{self.pooling}' (choose from max, avg)")
+        frames = self.temporal_frames
+        if not frames or frames[0] != 1 or any(b <= a for a, b in zip(frames, frames[1:])):
+            raise UsageError("--temporal-frames must start at 1 and rise (e.g. 1 2 4)")
         from stylizer.colour import MODES
 
         if self.preserve_colors is not None and self.preserve_colors not in MODES:

@@ -122,7 +122,15 @@ def reliability_mask(flow_bw: np.ndarray, flow_fw: np.ndarray) -> np.ndarray:
     du_dy, du_dx = np.gradient(flow_bw[..., 0])
     dv_dy, dv_dx = np.gradient(flow_bw[..., 1])
     boundary = du_dx**2 + du_dy**2 + dv_dx**2 + dv_dy**2 > 0.01 * fw_sq + 0.002
-    return (inside & ~occluded & ~boundary).astype(np.float32)
+    return _taper((inside & ~occluded & ~boundary).astype(np.float32))
+
+
+def _taper(mask: np.ndarray) -> np.ndarray:
+    """The weights fall off smoothly towards unreliable pixels instead of jumping from 1 to 0 there: the
+    flow is least accurate right next to an occlusion or a motion boundary, and full weight on the pixels
+    just outside it pulls the edge of a moving object back to where it was (ghost edges)."""
+    sigma = max(1.0, min(mask.shape) / 200)  # about 2.5 px at 512: the width of flow's own edge error
+    return np.minimum(mask, cv2.GaussianBlur(mask, (0, 0), sigma))
 
 
 @dataclass
@@ -184,6 +192,39 @@ def scene_cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
 
 def is_scene_cut(prev: np.ndarray, cur: np.ndarray, threshold: float = SCENE_CUT_THRESHOLD) -> bool:
     return scene_cut_score(prev, cur) > threshold
+
+
+@dataclass
+class TemporalTarget:
+    """What a warm frame is pulled towards: one target and per-pixel weights for the temporal loss."""
+
+    init: np.ndarray    # the previous result warped onto this frame (warm_start)
+    target: np.ndarray  # per pixel, the nearest earlier result in which it was visible, warped here
+    weights: np.ndarray  # HxW in [0, 1]
+
+
+def temporal_target(earlier: list[tuple[np.ndarray, np.ndarray]], content: np.ndarray) -> TemporalTarget:
+    """Ruder et al.'s long-term temporal loss against several earlier (content, result) pairs, nearest
+    first: frame k-j's weight is c_long = max(c_j - sum of the nearer frames' c, 0), so each pixel is held
+    to the nearest earlier result that saw it, and a pixel occluded in frame k-1 is still held to k-2 or
+    k-4 (a background seen again after a person walked past). The separate terms sum_j c_j (x - w_j)^2
+    have the gradient of one term with weights C = sum_j c_j and target sum_j c_j w_j / C, which is what
+    is returned: the loss needs no more than the one target it has.
+    """
+    weights = np.zeros(content.shape[:2], np.float32)
+    covered = np.zeros_like(weights)
+    weighted = np.zeros(content.shape, np.float32)
+    init = None
+    for prev_content, prev_result in earlier:
+        pair = flow_between(prev_content, content)
+        warped = warm_start(prev_result, pair)
+        init = warped if init is None else init
+        c_long = np.clip(pair.mask - covered, 0, None)
+        weighted += c_long[..., None] * warped
+        weights += c_long
+        covered += pair.mask
+    target = np.where(weights[..., None] > 0, weighted / np.maximum(weights, 1e-6)[..., None], init)
+    return TemporalTarget(init, target.astype(np.float32), np.clip(weights, 0, 1))
 
 
 def warm_start(prev_result: np.ndarray, pair: FlowPair) -> np.ndarray:

@@ -112,6 +112,11 @@ def test_video_output_that_is_a_folder(tmp_path: Path, style_image: Path, styliz
     (("--style-layers", "block9_conv9"), ("block9_conv9",)),
     (("--style-weights", "1", "2"), ("--style-weights",)),
     (("--iterations", "0"), ("iteration",)),
+    (("--size", "fifty"), ("--size", "full")),
+    (("--temporal-frames", "2", "4"), ("--temporal-frames",)),
+    (("--style-layer-weights", "1", "2"), ("--style-layer-weights", "5")),
+    (("--pooling", "min"), ("--pooling",)),
+    (("--preserve-colors", "sepia"), ("--preserve-colors",)),
 ])
 def test_bad_options_are_usage_errors(tmp_path: Path, style_image: Path, stylize, args, words) -> None:
     photo = make_image(tmp_path / "in.png")

@@ -26,3 +26,22 @@ def test_weights_are_loaded_by_layer_name():
     net = features.build_extractor(params, ("block1_conv2",))
     kernel, bias = net.get_layer("block1_conv2").get_weights()
     np.testing.assert_array_equal(kernel, params["block1_conv2"][0])
+
+
+def test_average_pooling_averages_each_window():
+    params = features.random_params(2, "block2_conv1")
+    image = np.random.default_rng(4).uniform(0, 255, (1, 16, 16, 3)).astype(np.float32)
+    tapped = ("block1_conv2", "block2_conv1")
+    by_max = features.build_extractor(params, tapped)
+    by_avg = features.build_extractor(params, tapped, pooling="avg")
+    assert "AveragePooling2D" in {type(layer).__name__ for layer in by_avg.layers}
+    first = np.asarray(by_avg(image)["block1_conv2"])
+    np.testing.assert_allclose(first, np.asarray(by_max(image)["block1_conv2"]), rtol=1e-5)  # before any pool
+    # block2_conv1 of the average-pooled net equals block2_conv1 applied to the 2x2 means of block1_conv2.
+    means = first.reshape(1, 8, 2, 8, 2, 64).mean(axis=(2, 4))
+    kernel, bias = params["block2_conv1"]
+    from keras import ops
+
+    expected = ops.relu(ops.conv(means, kernel, padding="same") + bias)
+    np.testing.assert_allclose(np.asarray(by_avg(image)["block2_conv1"]), np.asarray(expected), rtol=1e-3,
+                               atol=1e-3)

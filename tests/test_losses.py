@@ -49,3 +49,25 @@ def test_blended_style_targets_are_the_weighted_mean():
     ga = losses.style_grams(net, [a], [1.0], ("block1_conv1",))["block1_conv1"]
     gb = losses.style_grams(net, [b], [1.0], ("block1_conv1",))["block1_conv1"]
     np.testing.assert_allclose(blended, 0.75 * ga + 0.25 * gb, rtol=1e-4, atol=1e-4)
+
+
+def test_style_layer_weights_weigh_each_layers_loss():
+    params = features.random_params(0, "block2_conv1")
+    layers = ("block1_conv1", "block2_conv1")
+    net = features.build_extractor(params, layers)
+    rng = np.random.default_rng(5)
+    style, image = (rng.uniform(0, 255, (1, 16, 16, 3)).astype(np.float32) for _ in range(2))
+    grams = losses.style_grams(net, [style[0]], [1.0], layers)
+    target = net(image)["block1_conv1"] * 0  # the content term is not looked at here
+    no_motion = np.zeros_like(image), np.zeros((1, 16, 16, 1), np.float32)
+    weights = losses.LossWeights(1.0, 1.0, 0.0, 0.0)
+
+    def style_part(layer_weights):
+        objective = losses.Objective(net, "block1_conv1", grams, weights, layer_weights)
+        return float(objective(image, target, *no_motion)[1][1])
+
+    per_layer = {name: float(losses.style_layer_loss(net(image)[name], grams[name])) for name in layers}
+    assert style_part(None) == pytest.approx(np.mean(list(per_layer.values())), rel=1e-4)
+    assert style_part({"block1_conv1": 1.0, "block2_conv1": 0.0}) == pytest.approx(per_layer["block1_conv1"], rel=1e-4)
+    assert style_part({"block1_conv1": 1.0, "block2_conv1": 3.0}) == pytest.approx(
+        0.25 * per_layer["block1_conv1"] + 0.75 * per_layer["block2_conv1"], rel=1e-4)

@@ -76,10 +76,12 @@ def make_clip(path: Path, size: str, frames: int = 8) -> Path:
 
 
 def test_evaluate_videos(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "in.mp4", "64x48")
-    same = evaluate_videos(clip, clip)
-    assert same["frames"] == 8
+    clip = make_clip(tmp_path / "in.mp4", "64x48", frames=12)
+    same = evaluate_videos(clip, clip, long_gap=10)
+    assert same["frames"] == 12
     assert same["ewarp_output"] == same["ewarp_input"] >= 0
+    assert same["ewarp_long_output"] == same["ewarp_long_input"] >= 0  # frames 0-10 and 1-11
+    assert same["sharpness_mean"] == same["sharpness_first"] == same["sharpness_last"] == pytest.approx(1)
     # An output of another size is compared at the input's size.
     larger = evaluate_videos(clip, make_clip(tmp_path / "out.mp4", "96x72"), max_frames=5)
     assert larger["frames"] == 5 and np.isfinite(larger["ewarp_output"])
@@ -98,11 +100,23 @@ def test_farneback_warping_error_is_small_for_a_shifted_pair(pan: list[np.ndarra
     assert error < 1e-3 and error < 0.05 * unwarped
 
 
-def test_evaluate_videos_with_farneback_flow(tmp_path: Path) -> None:
+def test_evaluate_videos_with_the_pipelines_own_flow(tmp_path: Path) -> None:
     clip = make_clip(tmp_path / "in.mp4", "64x48", frames=4)
-    result = evaluate_videos(clip, clip, method="farneback")
+    result = evaluate_videos(clip, clip, method="dis")
     assert result["frames"] == 4
     assert result["ewarp_output"] == result["ewarp_input"] >= 0
+
+
+def test_a_long_gap_sees_a_slow_drift_that_consecutive_frames_hide(pan: list[np.ndarray]) -> None:
+    # A static shot whose output gets a little darker every frame, as a background drifting over a shot.
+    still = [pan[0]] * 5
+    outputs = [(frame * (1 - 0.01 * k)).astype(np.uint8) for k, frame in enumerate(still)]
+    short, long = WarpErrorMeter("farneback"), WarpErrorMeter("farneback", gap=4)
+    for in_frame, out_frame in zip(still, outputs):
+        short.add(in_frame, out_frame)
+        long.add(in_frame, out_frame)
+    assert max(short.input_value, long.input_value) < 1e-6  # the input itself is still
+    assert long.value > 10 * short.value > 0  # 4% apart against 1%: about 16x the squared error
 
 
 def test_sharpness_falls_with_blur(pan: list[np.ndarray]) -> None:

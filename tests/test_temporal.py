@@ -15,6 +15,7 @@ from stylizer.temporal import (
     flow_between,
     is_scene_cut,
     reliability_mask,
+    temporal_target,
     warm_start,
     warp,
 )
@@ -104,12 +105,32 @@ def test_reliability_mask_formula_on_handmade_flows() -> None:
     consistent = -flow_bw
     mask = reliability_mask(flow_bw, consistent)
     assert mask.dtype == np.float32 and mask.shape == (20, 30)
-    # Columns 0-2 come from outside the previous frame; the rest is a consistent translation.
+    # Columns 0-2 come from outside the previous frame; the rest is a consistent translation, trusted
+    # fully from a few pixels away, and less right next to the unreliable strip (the weights taper).
     assert not mask[:, :3].any() and mask[:, 3:].all()
+    assert (mask[:, 8:] == 1).all()
+    assert 0 < mask[5, 3] < mask[5, 4] < mask[5, 6] <= 1
     assert not reliability_mask(flow_bw, np.zeros_like(flow_bw)).any()  # forward flow disagrees: occluded
     edge = flow_bw.copy()
     edge[:, 15:, 0] = -1  # a jump in the flow: motion boundary either side of it
     assert not reliability_mask(edge, -edge)[:, 14:16].any()
+
+
+def test_long_term_target_holds_each_pixel_to_the_nearest_earlier_frame_that_saw_it(monkeypatch) -> None:
+    import stylizer.temporal as temporal
+
+    h, w = 8, 12
+    still = np.zeros((h, w, 2), np.float32)
+    left = np.zeros((h, w), np.float32)
+    left[:, : w // 2] = 1  # frame k-1 saw only the left half (a person stood on the right)
+    masks = iter([left, np.ones((h, w), np.float32)])  # frame k-2 saw all of it
+    monkeypatch.setattr(temporal, "flow_between", lambda prev, cur: FlowPair(still, still, next(masks)))
+    content = np.zeros((h, w, 3), np.float32)
+    earlier = [(content, np.full((h, w, 3), 10, np.float32)), (content, np.full((h, w, 3), 20, np.float32))]
+    pull = temporal_target(earlier, content)
+    assert (pull.init == 10).all()  # the warm start is the frame before, as without long-term terms
+    assert (pull.target[:, : w // 2] == 10).all() and (pull.target[:, w // 2:] == 20).all()
+    assert (pull.weights == 1).all()
 
 
 def test_reliability_mask_flags_disoccluded_strip(photo: np.ndarray) -> None:

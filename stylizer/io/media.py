@@ -1,7 +1,5 @@
-"""Helpers around the ffmpeg binary shipped with imageio-ffmpeg.
-
-No ffprobe is available, so stream facts come from the input dump ffmpeg prints on stderr.
-"""
+"""Helpers around the ffmpeg binary shipped with imageio-ffmpeg (which decodes and encodes; stream facts
+are read through PyAV, io/probe.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +8,11 @@ import re
 import subprocess
 import threading
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from stylizer.errors import InputError
 
-_INPUT_HEADER = re.compile(r"^Input #0, (?P<format>.+), from ")
-_STREAM_HEADER = re.compile(r"^(?P<indent>\s*)Stream #0:(?P<index>\d+)\S*: (?P<kind>\w+): (?P<codec>\w+)")
-_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _LOG_PREFIX = re.compile(r"^(\[[^\]]*@ ?0x[0-9a-f]+\]\s*)+")   # "[vist#0:0/h264 @ 0x..] [dec:h264 @ 0x..] "
 
 
@@ -35,77 +29,11 @@ def ffmpeg_input(path: Path) -> str:
     return f"file:{path}"
 
 
-@dataclass(frozen=True)
-class StreamDump:
-    index: int
-    kind: str                  # "Video", "Audio", "Subtitle", "Data", ...
-    codec: str
-    header: str                # the "Stream #0:N ..." line itself
-    details: tuple[str, ...]   # the indented metadata / side-data lines under it
-
-
-@dataclass(frozen=True)
-class InputDump:
-    format: str
-    duration: float | None
-    streams: tuple[StreamDump, ...]
-
-    def stream(self, index: int) -> StreamDump | None:
-        return next((s for s in self.streams if s.index == index), None)
-
-    @property
-    def has_audio(self) -> bool:
-        return any(s.kind == "Audio" for s in self.streams)
-
-
-def parse_input_dump(stderr: str) -> InputDump | None:
-    """Parse the "Input #0" section of ffmpeg's stderr; None when ffmpeg could not open the input."""
-    lines = stderr.splitlines()
-    start = next((i for i, line in enumerate(lines) if _INPUT_HEADER.match(line)), None)
-    if start is None:
-        return None
-    section = [lines[start]]
-    # The dump is printed in one piece and every line of it but the first is indented.
-    for line in lines[start + 1:]:
-        if not line[:1].isspace():
-            break
-        section.append(line)
-    duration = _DURATION.search("\n".join(section))
-    return InputDump(
-        format=_INPUT_HEADER.match(section[0]).group("format"),
-        duration=None if duration is None else
-        int(duration[1]) * 3600 + int(duration[2]) * 60 + float(duration[3]),
-        streams=_parse_streams(section),
-    )
-
-
-def _parse_streams(section: list[str]) -> tuple[StreamDump, ...]:
-    streams = []
-    for i, line in enumerate(section):
-        match = _STREAM_HEADER.match(line)
-        if match is None:
-            continue
-        indent = len(match["indent"])
-        details = []
-        for detail in section[i + 1:]:
-            if len(detail) - len(detail.lstrip()) <= indent:
-                break
-            details.append(detail.strip())
-        streams.append(StreamDump(int(match["index"]), match["kind"], match["codec"], line.strip(), tuple(details)))
-    return tuple(streams)
-
-
-def probe_input(path: Path) -> InputDump:
-    """The streams of any media file; InputError if ffmpeg cannot open it.
-
-    `ffmpeg -i` alone prints the dump, then exits complaining that no output was given.
-    """
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ffmpeg_input(path)],
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
-    dump = parse_input_dump(result.stderr)
-    if dump is None:
-        raise InputError(f"cannot read {path}: {last_line(result.stderr)}")
-    return dump
+def require_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"cannot read {path}: no such file")
+    if not path.is_file():
+        raise InputError(f"cannot read {path}: not a regular file")
 
 
 def last_line(stderr: str) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-import struct
 import subprocess
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO, Iterator, Literal, Sequence
 
@@ -16,17 +14,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from stylizer.errors import InputError
-from stylizer.io.media import (
-    InputDump,
-    StderrTail,
-    StreamDump,
-    ffmpeg_exe,
-    ffmpeg_input,
-    last_line,
-    parse_input_dump,
-    stop_process,
-)
-from stylizer.io.probe import SQUARE_SDR, StreamShape, stream_shape
+from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, require_file, stop_process
+from stylizer.io.probe import VideoInfo, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -53,56 +42,6 @@ _VIDEO_MAP = "0:V:0"
 
 
 # --------------------------------------------------------------------------------------------- videos
-
-@dataclass(frozen=True)
-class VideoInfo:
-    path: Path
-    width: int                 # display size, in square pixels: the sample aspect ratio and the rotation
-    height: int                # metadata applied (ffmpeg autorotates; the decode stretches anamorphic frames)
-    fps: Fraction              # exact nominal rate, e.g. Fraction(30000, 1001)
-    frame_count: int | None    # as recorded by the container, None when it records none
-    duration: float            # seconds
-    rotation: int              # clockwise degrees (0/90/180/270) to turn stored frames for display
-    has_audio: bool
-    codec: str
-    shape: StreamShape = SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
-    stream: int = 0            # ffmpeg's index of the video stream decoded
-
-
-def probe_video(path: Path) -> VideoInfo:
-    """Read a video's stream facts; decodes a single frame (for the exact frame rate), never the whole file."""
-    path = Path(path)
-    _require_file(path)
-    # At "verbose" ffmpeg logs the exact rate of the decoded stream ("fr:30000/1001") when it sets up
-    # the filter graph for the first frame; the input dump itself only prints it rounded ("29.97 fps").
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "verbose", "-i", ffmpeg_input(path),
-         "-map", _VIDEO_MAP, "-frames:v", "1", "-f", "null", "-"],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-    )
-    dump = parse_input_dump(result.stderr)
-    if dump is None:
-        raise InputError(f"cannot read video {path}: {last_line(result.stderr)}")
-    stream = _mapped_video_stream(path, dump, result.stderr)
-    coded = re.search(r", (\d+)x(\d+)", stream.header)
-    if coded is None:
-        raise InputError(f"cannot read video {path}: unknown frame size")
-    width, height = int(coded[1]), int(coded[2])
-    shape = stream_shape(path, stream.index)
-    width = max(1, round(width * shape.sample_aspect))  # anamorphic (DVD, HDV): decoded to square pixels
-    rotation = _rotation(stream)
-    if rotation in (90, 270):
-        width, height = height, width
-    fps = _exact_fps(result.stderr) or _printed_fps(stream)
-    if fps is None:
-        raise InputError(f"cannot read video {path}: unknown frame rate")
-    frame_count = _container_frame_count(path, dump, stream)
-    duration = dump.duration
-    if duration is None:
-        duration = float(frame_count / fps) if frame_count else 0.0
-    return VideoInfo(path, width, height, fps, frame_count, duration, rotation, dump.has_audio, stream.codec,
-                     shape, stream.index)
-
 
 def count_frames(path: Path) -> int:
     """Exact number of frames iter_video_frames yields, found by decoding the whole video."""
@@ -198,130 +137,6 @@ def _read_frame(stream: BinaryIO, height: int, width: int) -> np.ndarray | None:
     return frame
 
 
-def _mapped_video_stream(path: Path, dump: InputDump, stderr: str) -> StreamDump:
-    mapped = re.search(r"Stream #0:(\d+) -> #0:0", stderr)
-    stream = None if mapped is None else dump.stream(int(mapped[1]))
-    if stream is not None:
-        return stream
-    if any(s.kind == "Video" and "(attached pic)" not in s.header for s in dump.streams):
-        raise InputError(f"cannot decode video {path}: {last_line(stderr)}")
-    raise InputError(f"no video stream in {path}")
-
-
-def _rotation(stream: StreamDump) -> int:
-    """Clockwise display rotation, the convention of the legacy `rotate` tag phones write.
-
-    ffmpeg turns such tags into the display matrix it prints, whose angle is counter-clockwise.
-    """
-    for detail in stream.details:
-        matrix = re.search(r"rotation of (-?[\d.]+) degrees", detail)
-        if matrix:
-            return round(-float(matrix[1]) / 90) % 4 * 90
-    return 0
-
-
-def _exact_fps(stderr: str) -> Fraction | None:
-    rate = re.search(r" fr:(\d+)/(\d+)", stderr)
-    if rate is None or int(rate[1]) == 0 or int(rate[2]) == 0:
-        return None
-    return Fraction(int(rate[1]), int(rate[2]))
-
-
-def _printed_fps(stream: StreamDump) -> Fraction | None:
-    """Fallback when no frame decoded: the rate the dump prints, rounded to 2 decimals by ffmpeg."""
-    for unit in ("tbr", "fps"):
-        printed = re.search(rf"([\d.]+)(k?) {unit}\b", stream.header)
-        if printed:
-            value = float(printed[1]) * (1000 if printed[2] else 1)
-            return _rate_from_rounded(value) if value > 0 else None
-    return None
-
-
-def _rate_from_rounded(value: float) -> Fraction:
-    if abs(value - round(value)) < 0.005:
-        return Fraction(round(value))
-    # NTSC-family rates (23.976, 29.97, 59.94 ...) are N*1000/1001.
-    ntsc = Fraction(round(value * 1.001) * 1000, 1001)
-    if abs(float(ntsc) - value) < 0.006:
-        return ntsc
-    return Fraction(value).limit_denominator(100)
-
-
-def _container_frame_count(path: Path, dump: InputDump, stream: StreamDump) -> int | None:
-    for detail in stream.details:
-        # Matroska files written by mkvmerge carry per-track statistics tags.
-        tag = re.match(r"NUMBER_OF_FRAMES(?:-\w+)?\s*:\s*(\d+)$", detail)
-        if tag:
-            return int(tag[1])
-    if dump.format.startswith("mov,mp4"):
-        return _mp4_sample_count(path, stream.index)
-    return None
-
-
-def _mp4_sample_count(path: Path, track_index: int) -> int | None:
-    """Sample count of the n-th track (ffmpeg's stream n) from its `stsz` box; None if absent or fragmented."""
-    try:
-        moov = _read_top_level_box(path, b"moov")
-    except OSError:
-        return None
-    if moov is None:
-        return None
-    tracks = [(s, e) for kind, s, e in _boxes(moov, 0, len(moov)) if kind == b"trak"]
-    if track_index >= len(tracks):
-        return None
-    stsz = _find_box(moov, *tracks[track_index], (b"mdia", b"minf", b"stbl", b"stsz"))
-    if stsz is None or stsz[1] - stsz[0] < 12:
-        return None
-    count = struct.unpack_from(">I", moov, stsz[0] + 8)[0]   # after version/flags and sample_size
-    return count or None
-
-
-def _read_top_level_box(path: Path, wanted: bytes, limit: int = 256 << 20) -> bytes | None:
-    """Payload of a top-level box, seeking over the others (the moov often sits after a huge mdat)."""
-    with path.open("rb") as f:
-        end = f.seek(0, os.SEEK_END)
-        pos = 0
-        while pos + 8 <= end:
-            f.seek(pos)
-            size, kind = struct.unpack(">I4s", f.read(8))
-            header = 8
-            if size == 1:
-                size, header = struct.unpack(">Q", f.read(8))[0], 16
-            elif size == 0:
-                size = end - pos
-            if size < header:
-                return None
-            if kind == wanted:
-                return f.read(size - header) if size - header <= limit else None
-            pos += size
-    return None
-
-
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, payload start, payload end) of the boxes laid out in data[start:end]."""
-    pos = start
-    while pos + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if size == 1 and pos + 16 <= end:
-            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
-        elif size == 0:
-            size = end - pos
-        if size < header or pos + size > end:
-            return
-        yield kind, pos + header, pos + size
-        pos += size
-
-
-def _find_box(data: bytes, start: int, end: int, path: tuple[bytes, ...]) -> tuple[int, int] | None:
-    for kind, payload_start, payload_end in _boxes(data, start, end):
-        if kind == path[0]:
-            if len(path) == 1:
-                return payload_start, payload_end
-            return _find_box(data, payload_start, payload_end, path[1:])
-    return None
-
-
 # --------------------------------------------------------------------------------------------- folders
 
 def natural_key(path: Path) -> tuple:
@@ -388,7 +203,7 @@ _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 def load_image(path: Path) -> LoadedImage:
     """Fully decode an image to 8-bit RGB (+ alpha); any unreadable file raises InputError with one line."""
     path = Path(path)
-    _require_file(path)
+    require_file(path)
     if path.stat().st_size == 0:
         raise InputError(f"cannot read image {path}: the file is empty")
     try:
@@ -439,11 +254,16 @@ def read_comment(path: Path) -> str | None:
         except Exception:
             return None
         return comment.decode("utf-8", "replace") if isinstance(comment, bytes) else comment
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", ffmpeg_input(path)],
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            metadata = container.metadata
+    except av.error.FFmpegError:
+        return None
     # Matroska and WebM upper-case their tag names (COMMENT).
-    match = re.search(r"^ {4}comment\s*: (.*)$", result.stderr, re.MULTILINE | re.IGNORECASE)
-    return match[1].strip() if match else None
+    comment = next((value for key, value in metadata.items() if key.lower() == "comment"), None)
+    return comment.strip() if comment else None
 
 
 # --------------------------------------------------------------------------------------------- any input
@@ -453,7 +273,7 @@ def detect_input_kind(path: Path) -> Literal["image", "folder", "video"]:
     path = Path(path)
     if path.is_dir():
         return "folder"
-    _require_file(path)
+    require_file(path)
     suffix = path.suffix.lower()
     if suffix in IMAGE_EXTENSIONS:
         return "image"
@@ -475,10 +295,3 @@ def _pillow_recognises(path: Path) -> bool:
     except Exception:
         # Whatever the reason, the answer is "not an image Pillow can use"; ffmpeg gets its turn.
         return False
-
-
-def _require_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"cannot read {path}: no such file")
-    if not path.is_file():
-        raise InputError(f"cannot read {path}: not a regular file")
