@@ -35,17 +35,10 @@ class ColourStats:
 
     @classmethod
     def of(cls, images: Iterable[np.ndarray]) -> "ColourStats":
-        count, total, outer = 0, np.zeros(3), np.zeros((3, 3))
+        sums = ColourSums()
         for image in images:
-            pixels = np.asarray(image, np.float64).reshape(-1, 3)
-            count += len(pixels)
-            total += pixels.sum(axis=0)
-            outer += pixels.T @ pixels
-        if count == 0:
-            raise ValueError("no pixels to take colour statistics of")
-        mean = total / count
-        cov = outer / count - np.outer(mean, mean)
-        return cls(tuple(map(float, mean)), tuple(map(float, cov.ravel())))
+            sums.add(image)
+        return sums.stats()
 
     @property
     def matrix(self) -> np.ndarray:
@@ -64,6 +57,26 @@ class ColourStats:
     @classmethod
     def from_json(cls, data: dict) -> "ColourStats":
         return cls(tuple(map(float, data["mean"])), tuple(map(float, data["cov"])))
+
+
+class ColourSums:
+    """Running sums for ColourStats, so that a film's frames need not be kept to take its statistics."""
+
+    def __init__(self) -> None:
+        self.count, self.total, self.outer = 0, np.zeros(3), np.zeros((3, 3))
+
+    def add(self, image: np.ndarray) -> None:
+        pixels = np.asarray(image, np.float64).reshape(-1, 3)
+        self.count += len(pixels)
+        self.total += pixels.sum(axis=0)
+        self.outer += pixels.T @ pixels
+
+    def stats(self) -> ColourStats:
+        if self.count == 0:
+            raise ValueError("no pixels to take colour statistics of")
+        mean = self.total / self.count
+        cov = self.outer / self.count - np.outer(mean, mean)
+        return ColourStats(tuple(map(float, mean)), tuple(map(float, cov.ravel())))
 
 
 def needs_stats(mode: str | None) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stylizer import temporal
-from stylizer.colour import ColourStats
+from stylizer.colour import ColourStats, ColourSums
 from stylizer.engine import working_shape
 from stylizer.errors import InputError
 from stylizer.io import readers
@@ -95,7 +95,7 @@ def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool,
     """(frame count, cuts, colour statistics): one decoding pass at thumbnail size; ``keep(j, frame)`` gets
     each thumbnail (the report's, so that it needs no decode of its own)."""
     h, w = working_shape(info.height, info.width, SCAN_SIDE)
-    cuts, previous, count, thumbnails = [], None, 0, []
+    cuts, previous, count, colours = [], None, 0, ColourSums()
     bar = tqdm(total=info.frame_count, desc="scanning", unit="fr", leave=False, disable=True if quiet else None)
     for j, small in selected_frames(path, settings, size=(w, h)):
         if previous is not None and settings.temporal != "none" and temporal.is_scene_cut(previous, small):
@@ -103,12 +103,12 @@ def scan(path: Path, info: readers.VideoInfo, settings: Settings, quiet: bool,
         previous, count = small, j + 1
         if keep is not None:
             keep(j, small)
-        thumbnails.append(small[::4, ::4])  # a 40-px sample is plenty for a mean and a covariance
+        colours.add(small[::4, ::4])  # a 40-px sample is plenty for a mean and a covariance
         bar.update(1)
     bar.close()
     if count == 0:
         raise InputError(f"{path}: no frames to process (check --start/--max-frames)")
-    return count, cuts, ColourStats.of(thumbnails)
+    return count, cuts, colours.stats()
 
 
 def split(frames: int, cuts: list[int], chunk: int | None, overlap: int | None = None) -> list[Span]:
@@ -150,9 +150,8 @@ def plan_video(path: Path, settings: Settings, quiet: bool, chunk: int | None = 
 def output_times(path: Path, info: readers.VideoInfo, settings: Settings, frames: int
                  ) -> tuple[FrameTimes, float, bool]:
     """(times of the ``frames`` output frames, the offset of the first, whether they are the container's
-    own). The container's are
-    used only where its packets match the frames that decoded: where a frame failed to decode, the
-    packets' times would shift every later frame."""
+    own). The container's are used only where its packets match the frames that decoded: where a frame
+    failed to decode, the packets' times would shift every later frame."""
     kept = [settings.start + j * settings.every for j in range(frames)]
     stamps = frame_times(path, info.stream)
     whole = settings.max_frames is None or frames < settings.max_frames  # the scan reached the end

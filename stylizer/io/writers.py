@@ -256,8 +256,8 @@ def _encode(frames: Iterable[np.ndarray], target: Path, fps: Fraction, times: Fr
             stream.time_base = times.time_base
             for frame in frames:
                 picture = av.VideoFrame.from_ndarray(_fit(frame, size, written), format="rgb24")
-                # Strictly increasing, as every muxer requires (two frames a container stamped alike).
-                pts = max(pts + 1, times.pts[written] if written < len(times) else pts + 1)
+                stamp = times.pts[written] if written < len(times) else pts + 1
+                pts = max(pts + 1, stamp)  # strictly increasing, as muxers require (frames stamped alike)
                 picture.pts, picture.time_base = pts, times.time_base
                 nut.mux(stream.encode(picture))
                 written += 1
