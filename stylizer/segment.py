@@ -78,17 +78,20 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
 
     ``frames`` yields (index, content) for every index in [spec.first, spec.stop) (finished ones included:
     the optical flow to the next frame needs them)."""
-    prev_result = memory = None
-    # (content, result) of the latest frames, the long-term temporal loss's earlier frames among them.
+    memory = None
+    # (index, content, result) of the latest frames, newest last: the chain's previous result (None after a
+    # finished frame whose result is not given) and the long-term temporal loss's earlier frames. A failed
+    # frame is not added, so the chain goes on from the last good result.
     history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
     for j, frame in frames:
         content = frame.astype(np.float32)
         if j not in spec.pending:
             saved = spec.saved.get(j)
-            prev_result, memory = None if saved is None else saved.astype(np.float32), None
-            history.append((j, content, prev_result))
+            history.append((j, content, None if saved is None else saved.astype(np.float32)))
+            memory = None
             continue
+        prev_result = history[-1][2] if history else None
         started = time.time()
         kwargs, iterations = {"colours": spec.colours}, settings.cold_iterations
         warm = spec.video and prev_result is not None and settings.temporal != "none"
@@ -96,12 +99,10 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             iterations = settings.warm_iterations
             goal = stylizer.goal(goal_parts) if goal_parts else None
             if settings.temporal == "flow":
-                # The latest result (the frame before, or the last good one before a failed frame), then
-                # the frames further back that --temporal-frames names.
-                made = {i: (c, r) for i, c, r in history if r is not None}
-                last = max(made)
-                earlier = [made[last]] + [made[j - d] for d in settings.temporal_frames
-                                          if j - d in made and j - d < last]
+                # The latest result, then, nearest first, the frames further back --temporal-frames names.
+                last = history[-1][0]
+                earlier = [(c, r) for i, c, r in reversed(history)
+                           if r is not None and (i == last or j - i in settings.temporal_frames)]
                 pull = temporal.temporal_target(earlier, content)
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
@@ -121,5 +122,5 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             goal_parts = result.parts
         yield FrameOutcome(j, np.clip(np.rint(result.image), 0, 255).astype(np.uint8), result.iterations,
                            result.evaluations, time.time() - started, result.stop, result.parts, cold=not warm)
-        prev_result, memory = result.image, result.memory
-        history.append((j, content, prev_result))
+        memory = result.memory
+        history.append((j, content, result.image))

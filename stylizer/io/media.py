@@ -29,6 +29,11 @@ def ffmpeg_input(path: Path) -> str:
     return f"file:{path}"
 
 
+def reason(exc: Exception) -> str:
+    """An OS or FFmpeg error's own words (its strerror), else its text, else its type."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
 def require_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"cannot read {path}: no such file")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from stylizer.errors import InputError
-from stylizer.io.media import require_file
+from stylizer.io.media import reason, require_file
 
 # AVColorSpace -> the name swscale's in_color_matrix takes.
 _MATRIX = {1: "bt709", 4: "fcc", 5: "bt470", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
@@ -60,11 +60,12 @@ def probe_video(path: Path) -> VideoInfo:
     decodes a single frame (for its display rotation), never the whole file. InputError if there is none."""
     import av
 
+    path = Path(path)
     require_file(path)
     try:
         container = av.open(str(path))
     except av.error.FFmpegError as exc:
-        raise InputError(f"cannot read video {path}: {_reason(exc)}") from None
+        raise InputError(f"cannot read video {path}: {reason(exc)}") from None
     with container:
         videos = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         if not videos:
@@ -87,7 +88,7 @@ def probe_video(path: Path) -> VideoInfo:
         height = context.height
         if rotation in (90, 270):
             width, height = height, width
-        return VideoInfo(Path(path), width, height, Fraction(fps), frames, duration, rotation,
+        return VideoInfo(path, width, height, Fraction(fps), frames, duration, rotation,
                          bool(container.streams.audio), context.name, shape, stream.index)
 
 
@@ -135,10 +136,6 @@ def _shape(stream) -> StreamShape:
     full = color_range == 2 or pix_fmt.startswith("yuvj")
     aspect = Fraction(sar) if sar and Fraction(sar) > 0 else Fraction(1)
     return StreamShape(matrix, full, tagged, _HDR_TRANSFER.get(transfer, "sdr"), aspect)
-
-
-def _reason(exc: Exception) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 @dataclass(frozen=True)

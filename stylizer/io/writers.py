@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from stylizer.errors import OutputError, UsageError
-from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, stop_process
+from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, reason, stop_process
 from stylizer.io.probe import FrameTimes
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def _atomic_target(path: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}", whole_run=exc.errno in WHOLE_RUN) from None
+        raise OutputError(f"cannot write {path}: {reason(exc)}", whole_run=exc.errno in WHOLE_RUN) from None
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)   # already gone after a successful replace
@@ -102,10 +102,6 @@ def remove_stale_temps(folder: Path, target: Path | None = None, recursive: bool
 
 # A full or read-only file system fails every later item too; other errors belong to one path.
 WHOLE_RUN = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 # --------------------------------------------------------------------------------------------- images
