@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
-import cv2
 import numpy as np
 
 Mode = Literal["swap", "luminance", "histogram"]
@@ -119,11 +118,10 @@ def style_for(style: np.ndarray, mode: str | None, stats: ColourStats | None) ->
 
 
 def swap_chroma(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """The stylised luminance with the photo's chroma (YCrCb), both at the same size."""
-    y = cv2.cvtColor(np.clip(stylized, 0, 255).astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    ycc = cv2.cvtColor(content.astype(np.uint8), cv2.COLOR_RGB2YCrCb)
-    ycc[..., 0] = y[..., 0]
-    return cv2.cvtColor(ycc, cv2.COLOR_YCrCb2RGB).astype(np.float32)
+    """The stylised luminance with the photo's chroma (YCrCb), both at the same size, in float: with Cr
+    and Cb kept, replacing Y adds the luma difference to every channel."""
+    shift = luma(np.clip(stylized, 0, 255)) - luma(content)
+    return np.clip(np.asarray(content, np.float32) + shift[..., None], 0, 255)
 
 
 def _sqrtm(matrix: np.ndarray) -> np.ndarray:

@@ -310,11 +310,13 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             if outcome.failed:
                 failed(source, f"{source}: {outcome.failed}")
                 continue
-            rgb = finish(outcome.image, image.rgb, settings.preserve_colors)
+            # A 16-bit photo is finished from its own 16 bits (written so in PNG and TIFF).
+            deep = image.rgb16 is not None
+            rgb = finish(outcome.image, image.rgb16 if deep else image.rgb, settings.preserve_colors)
             fmt = settings.format or (None if single else image.format)
             try:
-                writers.save_image(target, rgb, alpha=image.alpha, format=fmt, comment=tag, icc=image.icc,
-                                   exif=image.exif)
+                writers.save_image(target, rgb, alpha=image.alpha16 if deep and image.alpha16 is not None
+                                   else image.alpha, format=fmt, comment=tag, icc=image.icc, exif=image.exif)
             except OutputError as exc:
                 if exc.whole_run or single:
                     raise  # a full or read-only disk: every later image would fail the same way
@@ -330,7 +332,8 @@ def run_images(settings: Settings, sources: list[Path], root: Path | None, out: 
             report.done += 1
             report.add(outcome)
             if sheet:
-                sheet.done(name(source), image.rgb, rgb, outcome.iterations, outcome.seconds)
+                sheet.done(name(source), image.rgb, readers.to_eight_bits(rgb) if deep else rgb,
+                           outcome.iterations, outcome.seconds)
             progress.advance()
             if records:
                 records.add(str(source), "done", outcome)
@@ -560,6 +563,23 @@ def _record(shot: _Shot, outcome: FrameOutcome, work: WorkDir, fades: dict, fail
         report.add(outcome)
 
 
+def _stream_starts(source: Path, out: Path, plan: VideoPlan) -> dict:
+    """Where the output's streams start. A clip cut with --start begins at 0, its sound cut where its
+    first frame is (ffmpeg counts from the source's earliest stream: the sound may start before the
+    picture). A whole clip keeps the picture's lead over the sound, and the source's start time where the
+    output is the same kind of file (a camera's MPEG-TS at 1.4 s stays there; made into an MP4, it would
+    begin with 1.4 s of nothing in most players)."""
+    lead = plan.info.lead
+    if plan.offset > 0:
+        return {"audio_start": plan.offset + lead}
+    same_kind = _CONTAINER_KIND.get(source.suffix.lower(), source.suffix.lower()) == \
+        _CONTAINER_KIND.get(out.suffix.lower(), out.suffix.lower())
+    return {"video_delay": lead, "start_time": plan.info.start if same_kind else 0.0}
+
+
+_CONTAINER_KIND = {".m4v": ".mp4", ".mov": ".mp4", ".mts": ".ts", ".m2ts": ".ts", ".webm": ".mkv"}
+
+
 def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work: WorkDir, report: Report,
               tag: str | None = None) -> None:
     missing = sorted(set(range(plan.frames)) - work.finished())
@@ -580,7 +600,7 @@ def _assemble(settings: Settings, source: Path, out: Path, plan: VideoPlan, work
     try:
         writers.assemble_video(frames, out, Fraction(info.fps) / settings.every, size, audio_from=source,
                                crf=settings.crf, codec=settings.codec, frame_count_hint=plan.frames, comment=tag,
-                               audio_start=plan.offset, times=plan.times)
+                               times=plan.times, **_stream_starts(source, out, plan))
     except OutputError as exc:
         raise OutputError(f"{exc}; the finished frames are kept in {work.path}: run the same command again to "
                           "retry", whole_run=exc.whole_run) from None

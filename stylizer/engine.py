@@ -261,10 +261,11 @@ class Stylizer:
 
 
 def finish(result: np.ndarray, original: np.ndarray, colours: str | None) -> np.ndarray:
-    """Working-size result -> uint8 at the original's size, with the original's chroma where the
-    --preserve-colors mode keeps it."""
+    """Working-size result -> the original's size and depth (uint8, or uint16 for a 16-bit photo), with
+    the original's chroma where the --preserve-colors mode keeps it."""
     h, w = original.shape[:2]
     out = resize(result.astype(np.float32), h, w)
+    scale = 257.0 if original.dtype == np.uint16 else 1.0   # 65535 = 255 x 257
     if colour.keeps_chroma(colours):
-        out = colour.swap_chroma(out, original)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        out = colour.swap_chroma(out, original.astype(np.float32) / scale)
+    return np.clip(np.rint(out * scale), 0, 255 * scale).astype(original.dtype)

@@ -296,3 +296,77 @@ def test_photos_keep_their_colour_profile_and_exif_and_heic_avif_are_read(tmp_pa
     for name, fmt in (("phone.heic", "HEIF"), ("web.avif", "AVIF")):
         with Image.open(out / name) as im:
             assert im.format == fmt and im.size == (64, 48)
+
+
+def test_sixteen_bit_photos_are_written_at_sixteen_bits(tmp_path: Path, style_image: Path, stylize) -> None:
+    import cv2
+    from PIL import Image, ImageCms
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    h, w = 48, 80
+    y, x = np.mgrid[0:h, 0:w] / np.array([h - 1, w - 1])[:, None, None]
+    # A smooth sky: 8 bits would leave each channel at most 256 levels, banded.
+    sky = np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.9 - 0.5 * x * y], axis=-1)
+    rgb16 = np.rint(sky * 65535).astype(np.uint16)
+    alpha16 = np.rint((0.5 + 0.5 * x) * 65535).astype(np.uint16)
+    cv2.imwrite(str(photos / "sky.png"), np.dstack([rgb16[..., ::-1], alpha16]))
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "Example Camera"
+    exif[0x0112] = 6  # turn 90 degrees clockwise for display
+    import tifffile
+
+    tifffile.imwrite(photos / "graded.tif", rgb16, photometric="rgb", iccprofile=profile,
+                     extratags=[(0x0112, "H", 1, 6)])
+    out = tmp_path / "out"
+    rc, stdout, err = stylize(photos, style_image, "--size", "64", "--iterations", "20", "--style-weight", "0",
+                              "--tv-weight", "0", "-o", out)
+    assert rc == 0 and "done 2" in stdout, err
+
+    png = cv2.imread(str(out / "sky.png"), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and png.shape == (h, w, 4)
+    assert np.array_equal(png[..., 3], alpha16)  # the alpha at its own 16 bits
+    graded = cv2.imread(str(out / "graded.tif"), cv2.IMREAD_UNCHANGED)
+    assert graded.dtype == np.uint16 and graded.shape == (w, h, 3)  # turned upright once
+    upright = np.rot90(rgb16, -1)
+    for written, expected in ((png[..., 2::-1], rgb16), (graded[..., ::-1], upright)):
+        # The content alone (style weight 0): the photo back, finished at 16 bits (8 bits scaled up would be
+        # multiples of 257 only).
+        assert np.abs(written.astype(float) - expected).mean() < 2 * 257
+        assert np.mean(written % 257 != 0) > 0.9
+    with Image.open(out / "sky.png") as im:
+        assert im.info.get("comment", "").startswith("stylizer ")  # the finished tag, so a re-run skips it
+    with Image.open(out / "graded.tif") as im:
+        assert im.info.get("icc_profile") == profile
+    rc, stdout, err = stylize(photos, style_image, "--size", "64", "--iterations", "20", "--style-weight", "0",
+                              "--tv-weight", "0", "-o", out)
+    assert rc == 0 and "skipped 2" in stdout, (stdout, err)
+
+
+def test_start_times_and_the_pictures_lead_over_the_sound_are_kept(tmp_path: Path, style_image: Path,
+                                                                   stylize) -> None:
+    # As a camera's files: the sound starts 0.32 s before the picture, the whole file 10 s in.
+    source = tmp_path / "camera.mkv"
+    run_ffmpeg("-itsoffset", "0.32", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1.2",
+               "-f", "lavfi", "-i", "sine=d=1.6", "-output_ts_offset", "10", "-c:v", "libx264", "-preset",
+               "ultrafast", "-c:a", "aac", str(source))
+
+    def starts(path: Path) -> tuple[float, float]:
+        with av.open(str(path)) as container:
+            video, audio = container.streams.video[0], container.streams.audio[0]
+            return float(video.start_time * video.time_base), float(audio.start_time * audio.time_base)
+
+    fast = ("--size", "48", "--iterations", "2", "--warm-iterations", "1")
+    video, audio = starts(source)
+    assert abs(video - audio - 0.32) < 0.01 and audio >= 10
+    for name, at in (("same.mkv", audio), ("other.mp4", 0.0)):  # the start time only in a file of its kind
+        rc, _, err = stylize(source, style_image, *fast, "-o", tmp_path / name)
+        assert rc == 0, err
+        out_video, out_audio = starts(tmp_path / name)
+        assert abs(out_audio - at) < 0.002 and abs(out_video - out_audio - (video - audio)) < 0.002
+    # Cut with --start: picture and sound begin together at 0, the sound from the first frame's time.
+    rc, _, err = stylize(source, style_image, *fast, "--start", "10", "-o", tmp_path / "cut.mkv")
+    assert rc == 0, err
+    out_video, out_audio = starts(tmp_path / "cut.mkv")
+    assert abs(out_video) < 0.002 and abs(out_audio) < 0.03

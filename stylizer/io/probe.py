@@ -53,6 +53,8 @@ class VideoInfo:
     codec: str
     shape: StreamShape = SQUARE_SDR  # colour matrix and range the frames are decoded with, transfer, SAR
     stream: int = 0            # ffmpeg's index of the video stream decoded
+    start: float = 0.0         # seconds: the container's start time (its earliest stream's first timestamp)
+    lead: float = 0.0          # seconds from that start to the first frame (sound may begin before it)
 
 
 def probe_video(path: Path) -> VideoInfo:
@@ -88,8 +90,11 @@ def probe_video(path: Path) -> VideoInfo:
         height = context.height
         if rotation in (90, 270):
             width, height = height, width
+        start = container.start_time / av.time_base if container.start_time is not None else 0.0
+        first = float(stream.start_time * stream.time_base) if stream.start_time is not None else start
         return VideoInfo(path, width, height, Fraction(fps), frames, duration, rotation,
-                         bool(container.streams.audio), context.name, shape, stream.index)
+                         bool(container.streams.audio), context.name, shape, stream.index, start,
+                         max(0.0, first - start))
 
 
 def _first_frame_rotation(container, stream) -> int:

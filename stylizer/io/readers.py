@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Iterator, Literal, Sequence
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -194,6 +195,10 @@ class LoadedImage:
     format: str                # Pillow format name, e.g. "JPEG", "PNG"
     icc: bytes | None = None   # the colour profile the pixel values are in (Display P3, Adobe RGB, ...)
     exif: bytes | None = None  # date taken, camera, location ...; orientation reset, since it is applied
+    # The file's own 16 bits per channel (PNG, TIFF), oriented like rgb and alpha: the output is finished
+    # from these and written at 16 bits, so that a graded photo's smooth skies do not come back banded.
+    rgb16: np.ndarray | None = None    # HxWx3 uint16
+    alpha16: np.ndarray | None = None  # HxW uint16
 
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
@@ -208,12 +213,16 @@ def load_image(path: Path) -> LoadedImage:
         raise InputError(f"cannot read image {path}: the file is empty")
     try:
         with Image.open(path) as im:
+            deep = _sixteen_bits(im)  # before load(), which clears the tile list it reads
             im.load()   # Image.open only reads the header; a truncated file fails only when decoded
             oriented = ImageOps.exif_transpose(im)
             rgb, alpha = _to_rgb8(oriented)
             exif = oriented.getexif()  # exif_transpose has removed the orientation tag from its copy
-            return LoadedImage(rgb, alpha, im.format or "unknown", im.info.get("icc_profile") or None,
-                               exif.tobytes() if len(exif) else None)
+            loaded = LoadedImage(rgb, alpha, im.format or "unknown", im.info.get("icc_profile") or None,
+                                 exif.tobytes() if len(exif) else None)
+            if deep:
+                _read_sixteen_bits(path, loaded, im.getexif().get(_ORIENTATION, 1))
+            return loaded
     except PermissionError:
         raise InputError(f"cannot read image {path}: permission denied") from None
     except Image.UnidentifiedImageError:
@@ -224,6 +233,56 @@ def load_image(path: Path) -> LoadedImage:
         # Pillow's decoders report malformed data with many exception types (OSError, SyntaxError,
         # struct.error, IndexError ...); they all mean this one file is unusable.
         raise InputError(f"cannot read image {path}: truncated or corrupt ({_one_line(exc)})") from None
+
+
+_ORIENTATION = 0x0112
+# EXIF orientation -> the numpy steps that display it, as ImageOps.exif_transpose does with Pillow's.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _sixteen_bits(im: Image.Image) -> bool:
+    """Whether a PNG or TIFF holds 16 bits per channel. Pillow decodes 16-bit RGB(A) to 8 bits, so its
+    mode does not tell; the raw mode it decodes from does ("RGB;16B", "RGBA;16N", "I;16" ...)."""
+    if im.format not in ("PNG", "TIFF") or not im.tile:
+        return False
+    raw = im.tile[0].args[0] if isinstance(im.tile[0].args, tuple) else im.tile[0].args
+    return isinstance(raw, str) and (";16" in raw or im.mode in _SIXTEEN_BIT_MODES)
+
+
+def _read_sixteen_bits(path: Path, loaded: LoadedImage, orientation: int) -> None:
+    """Fill rgb16/alpha16 through OpenCV (which keeps 16 bits), oriented as Pillow oriented the 8-bit
+    copy; the 8-bit copy the optimiser sees is then rounded from them (Pillow's drops the low byte)."""
+    pixels = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint16:
+        return  # a layout OpenCV reads differently (multi-page, planar ...): 8 bits, as before
+    if pixels.ndim == 2:
+        rgb16, alpha16 = np.repeat(pixels[:, :, None], 3, axis=2), None
+    elif pixels.shape[2] == 4:
+        rgb16, alpha16 = pixels[:, :, 2::-1], pixels[:, :, 3]
+    else:
+        rgb16, alpha16 = pixels[:, :, 2::-1], None
+    turn = _ORIENT.get(orientation, lambda a: a)
+    rgb16 = np.ascontiguousarray(turn(rgb16))
+    if rgb16.shape != loaded.rgb.shape:
+        return
+    loaded.rgb16 = rgb16
+    loaded.rgb = to_eight_bits(rgb16)
+    if alpha16 is not None and loaded.alpha is not None:
+        loaded.alpha16 = np.ascontiguousarray(turn(alpha16))
+        loaded.alpha = to_eight_bits(loaded.alpha16)
+
+
+def to_eight_bits(wide: np.ndarray) -> np.ndarray:
+    """16-bit values rounded to the nearest of 256 levels (65535 = 255 x 257)."""
+    return ((wide.astype(np.uint32) + 128) // 257).astype(np.uint8)
 
 
 def _to_rgb8(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:

@@ -10,7 +10,9 @@ import os
 import re
 import secrets
 import subprocess
+import struct
 import tempfile
+import zlib
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
@@ -111,14 +113,24 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
                png_level: int = 6, icc: bytes | None = None, exif: bytes | None = None) -> None:
     """Encode and atomically write an image; alpha is kept for PNG, WEBP and TIFF and dropped otherwise.
     ``png_level`` is zlib's effort for PNG (lossless at every level). ``icc`` (the colour profile the
-    pixel values are in) and ``exif`` are kept where the format holds them.
+    pixel values are in) and ``exif`` are kept where the format holds them. A uint16 ``rgb`` (and alpha)
+    is written at 16 bits per channel in PNG and TIFF, and rounded to 8 bits in the other formats.
 
     `comment` is stored where the format has a place for it (PNG text chunk, JPEG comment) and read back
     by readers.read_comment; other formats drop it.
     """
     path = Path(path)
     fmt = _image_format(path, format)
-    image = _to_pil(rgb, alpha if fmt in _ALPHA_FORMATS else None)
+    if alpha is not None and fmt not in _ALPHA_FORMATS:
+        alpha = None
+    if rgb.dtype == np.uint16 and fmt in _DEEP_FORMATS:
+        try:
+            data = _encode_deep(fmt, rgb, alpha, png_level, comment, icc, exif)
+        except (ValueError, cv2.error) as exc:
+            raise OutputError(f"cannot write {path}: 16-bit {fmt} encoding failed ({exc})") from None
+        atomic_write_bytes(path, data)
+        return
+    image = _to_pil(_eight_bits(rgb), None if alpha is None else _eight_bits(alpha))
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
     if fmt == "PNG":
         options["compress_level"] = png_level
@@ -137,6 +149,51 @@ def save_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None,
     except (KeyError, ValueError, OSError) as exc:
         raise OutputError(f"cannot write {path}: {fmt} encoding failed ({exc})") from None
     atomic_write_bytes(path, buffer.getvalue())
+
+
+# Pillow writes no 16-bit colour images; OpenCV writes 16-bit PNG pixels (the chunks it has no options
+# for are put in by hand) and tifffile 16-bit TIFF with its colour profile.
+_DEEP_FORMATS = frozenset({"PNG", "TIFF"})
+
+
+def _eight_bits(values: np.ndarray) -> np.ndarray:
+    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8) if values.dtype == np.uint16 else values
+
+
+def _encode_deep(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, png_level: int, comment: str | None,
+                 icc: bytes | None, exif: bytes | None) -> bytes:
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"expected an HxWx3 image, got shape {rgb.shape}")
+    if alpha is not None:
+        alpha = alpha.astype(np.uint16) * 257 if alpha.dtype == np.uint8 else alpha
+        pixels = np.dstack([rgb, alpha])
+    else:
+        pixels = rgb
+    if fmt == "TIFF":
+        import tifffile
+
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, pixels, photometric="rgb", compression="zlib", iccprofile=icc,
+                         extrasamples=["unassalpha"] if alpha is not None else None)
+        return buffer.getvalue()
+    bgr = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA if alpha is not None else cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, png_level])
+    if not ok:
+        raise ValueError("OpenCV's PNG encoder refused the image")
+    chunks = b""
+    if icc:
+        chunks += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc))
+    if exif:
+        chunks += _png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\0\0") else exif)
+    if comment is not None:
+        chunks += _png_chunk(b"iTXt", b"comment\0\0\0\0\0" + comment.encode("utf-8"))
+    data = encoded.tobytes()
+    header_end = 8 + 8 + 13 + 4   # the signature, then IHDR (length, type, 13 bytes, CRC): chunks go after
+    return data[:header_end] + chunks + data[header_end:]
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 def _image_format(path: Path, format: str | None) -> str:
@@ -169,14 +226,16 @@ def even_size(width: int, height: int) -> tuple[int, int]:
 def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, size: tuple[int, int],
                    audio_from: Path | None = None, crf: int = 18, codec: str = "libx264",
                    frame_count_hint: int | None = None, comment: str | None = None, audio_start: float = 0.0,
-                   times: FrameTimes | None = None) -> None:
+                   times: FrameTimes | None = None, video_delay: float = 0.0, start_time: float = 0.0) -> None:
     """Encode RGB frames (streamed into one ffmpeg) into out_path, one output frame per input, each at its
     time in ``times`` (a variable rate kept as it is), or at exactly ``fps`` without them.
 
     `size` is the (even) output (width, height); other-sized frames are resized to it. From `audio_from`,
     if given: every audio and subtitle track (copied; re-encoded only where the container refuses the
     codec), the chapters and the global metadata (creation time, location, ...), from `audio_start` seconds
-    on and cut to the video's length, never the other way round. A mux that fails even so raises
+    after the source's start and cut to the video's length, never the other way round; the first frame
+    `video_delay` seconds after the sound's start (a stream whose sound begins first), and the whole output
+    at `start_time` (the source's own, kept where the same kind of file holds it). A mux that fails even so raises
     OutputError (nothing written: the caller keeps its frames for a retry). `frame_count_hint` only serves
     to warn when the frames given turn out to be a different number. `comment` goes into the container's
     metadata.
@@ -194,7 +253,8 @@ def assemble_video(frames: Iterable[np.ndarray], out_path: Path, fps: Fraction, 
             video_only = _temp_name(out_path, "video")
             try:
                 written, duration = _encode(frames, video_only, fps, times, size, crf, codec, out_path, metadata)
-                failure = _add_streams(video_only, Path(audio_from), tmp, audio_start, duration, metadata)
+                failure = _add_streams(video_only, Path(audio_from), tmp, audio_start, duration, metadata,
+                                       video_delay, start_time)
                 if failure:
                     raise OutputError(f"cannot copy the sound, subtitles and metadata of {audio_from} into "
                                       f"{out_path}: {failure}")
@@ -315,16 +375,20 @@ _BEFORE_START = r"noise=drop=lt(pts\,0)"
 
 
 def _add_streams(video: Path, source: Path, target: Path, start: float, duration: float,
-                 metadata: list[str] = ()) -> str | None:
-    """Mux the video with every audio and subtitle track, the chapters and the global metadata of
-    ``source`` (from ``start``, cut to ``duration``) into target; the failure if any."""
+                 metadata: list[str] = (), delay: float = 0.0, start_time: float = 0.0) -> str | None:
+    """Mux the video (``delay`` seconds after the sound's start) with every audio and subtitle track, the
+    chapters and the global metadata of ``source`` (from ``start``, cut to the video's end) into target,
+    all of it from ``start_time`` on; the failure if any."""
     command = [
         ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
-        "-i", ffmpeg_input(video),
+        # ffmpeg starts each input at 0 (the source at its earliest stream): the picture is put back where
+        # it was against the sound.
+        *(["-itsoffset", f"{delay:.6f}"] if delay > 0 else []), "-i", ffmpeg_input(video),
         # Input options: they seek and trim the source's streams only.
-        *(["-ss", f"{start:.6f}"] if start > 0 else []), "-t", f"{duration:.6f}", "-i", ffmpeg_input(source),
+        *(["-ss", f"{start:.6f}"] if start > 0 else []), "-t", f"{delay + duration:.6f}", "-i", ffmpeg_input(source),
         "-map", "0:v:0", "-map", "1:a?", "-map", "1:s?", "-map_metadata", "1", "-map_chapters", "1",
         "-c:v", "copy", *metadata,  # after -map_metadata: the tag replaces any comment of the source
+        *_start_at(target, start_time),
     ]
     # Copy keeps sound and subtitles untouched; a container that refuses a codec (pcm_u8 in MP4, SubRip in
     # MP4) gets its own text subtitle codec, then its default audio codec (AAC for MP4/MOV, Opus for WebM).
@@ -344,6 +408,15 @@ def _add_streams(video: Path, source: Path, target: Path, start: float, duration
                 log.warning("the subtitles of %s are left out: a %s file cannot hold them", source, target.suffix)
             return None
     return last_line(result.stderr)
+
+
+def _start_at(target: Path, start_time: float) -> list[str]:
+    if start_time <= 0:
+        return []
+    # MPEG-TS delays every stream by a further 1.4 s by default (decoder buffering): not here, where the
+    # source's own start already holds that margin.
+    ts = ["-muxdelay", "0", "-muxpreload", "0"] if target.suffix.lower() in (".ts", ".mts", ".m2ts") else []
+    return ["-output_ts_offset", f"{start_time:.6f}", *ts]
 
 
 def _container_flags(target: Path) -> list[str]:
