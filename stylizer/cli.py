@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--force", "--overwrite", action="store_true", dest="force",
                    help="start over, replacing earlier results")
     o.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    o.add_argument("--memory", type=float, metavar="GIB",
+                   help="memory one evaluation may use (default: what is available); larger pictures are "
+                        "optimised in overlapping tiles")
     o.add_argument("--executor", choices=["local", "ray"], default=os.environ.get("STYLIZER_EXECUTOR") or "local",
                    help="local: this process (default); ray: actors on the Ray cluster named by RAY_ADDRESS, "
                         "or on a local Ray (also STYLIZER_EXECUTOR=ray)")
@@ -136,7 +139,7 @@ OPTION_NAMES = (
     "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
     "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
-    "pooling",
+    "pooling", "memory",
 )
 
 

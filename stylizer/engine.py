@@ -12,8 +12,8 @@ import numpy as np
 from stylizer import colour, compute, features, losses, weights
 from stylizer.colour import ColourStats
 from stylizer.errors import InputError, UsageError
-from stylizer.optimize import FrameTargets, Goal, Result, StopRule, lbfgs, lbfgsb_scipy, multiscale
-from stylizer.settings import FULL, Settings, size_name
+from stylizer.optimize import FrameTargets, Goal, Result, StopRule, lbfgs, lbfgsb_scipy, multiscale, tiles
+from stylizer.settings import FULL, Settings
 
 MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
 # float32 values kept per input pixel by one evaluation, per layer: the activations saved for the backward
@@ -67,17 +67,27 @@ def available_memory() -> int | None:
     return None
 
 
-def check_memory(height: int, width: int, layers: tuple[str, ...], size: int) -> None:
-    """Stop with the size that fits rather than let the machine run out of memory mid-run."""
-    if compute.has_gpu():
-        return  # device memory is checked by the backend's own out-of-memory error (compute.OutOfMemory)
-    available = available_memory()
-    needed = memory_needed(height, width, layers)
-    if available is None or needed <= available:
-        return
-    fits = int(max(height, width) * (available / needed) ** 0.5) // 16 * 16
-    raise UsageError(f"--size {size_name(size)} ({width}x{height}) needs about {needed / 2**30:.1f} GiB of "
-                     f"memory but {available / 2**30:.1f} GiB is available: use --size {fits} or less")
+def memory_budget(gib: float | None) -> int | None:
+    """Bytes one evaluation may use: --memory, else what the host can still give; None: no limit known (a
+    GPU, whose memory the backend's own out-of-memory error guards: compute.OutOfMemory)."""
+    if gib is not None:
+        return int(gib * 2**30)
+    return None if compute.has_gpu() else available_memory()
+
+
+def tile_layout(height: int, width: int, layers: tuple[str, ...], budget: int | None) -> list[tiles.Tile]:
+    """The whole picture as one tile where one evaluation of it fits in ``budget``, else overlapping tiles
+    that each fit (optimize.tiles); a clear error, never an out-of-memory crash, where not even small
+    tiles fit."""
+    if budget is None:
+        return [tiles.Tile(0, 0, height, width, 0, 0)]
+    layout = tiles.layout(height, width, lambda h, w: memory_needed(h, w, layers) <= budget)
+    if layout is None:
+        side = min(tiles.MIN_SIDE, height, width)
+        raise UsageError(f"{width}x{height} cannot be optimised in {budget / 2**30:.2f} GiB of memory, not even "
+                         f"in tiles of {side}x{side} (about {memory_needed(side, side, layers) / 2**30:.2f} GiB "
+                         "each): free some memory or raise --memory")
+    return layout
 
 
 @dataclass
@@ -198,7 +208,7 @@ class Stylizer:
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own."""
         check_size(*content.shape[:2], "the working image")
-        check_memory(*content.shape[:2], self.settings.layers_in_use, self.settings.size)
+        self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
         content, colours = self._colour_space(content, colours)
         s = self.settings
         warm = temporal is not None or isinstance(init, np.ndarray)
@@ -225,7 +235,9 @@ class Stylizer:
                                        progress, colours=colours))
             previous = done[-1], level_content
         full = content.shape[0] * content.shape[1]
-        work = sum(r.evaluations * r.image.shape[0] * r.image.shape[1] / full for r in done)
+        # A tiled level counts its tiles' evaluations by their share of its pixels (Result.work).
+        work = sum((r.evaluations if r.work is None else r.work) * r.image.shape[0] * r.image.shape[1] / full
+                   for r in done)
         last = done[-1]
         last.iterations = sum(r.iterations for r in done)
         last.evaluations = sum(r.evaluations for r in done)
@@ -242,12 +254,51 @@ class Stylizer:
             colours = ColourStats.of([content])
         return colour.content_for(content.astype(np.float32), mode), colours
 
+    def _layout(self, shape: tuple[int, int]) -> list[tiles.Tile]:
+        return tile_layout(*shape, self.settings.layers_in_use, memory_budget(self.settings.memory))
+
     def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None) -> Result:
+        # The whole picture's style targets, also for its tiles: their stroke size is the picture's.
         vg = self.value_and_grad(content.shape[:2], colours)
+        layout = self._layout(content.shape[:2])
+        if len(layout) > 1:
+            return self._optimise_tiles(layout, vg, content, x0, temporal, mask, rule, progress)
         targets = FrameTargets(self.content_target(content), temporal, mask)
         if self.optimizer == "lbfgs":
             return lbfgs(vg, x0, targets, rule, progress=progress, memory=memory)
         return lbfgsb_scipy(vg, x0, targets, rule, progress=progress)  # keeps no memory between calls
+
+    def _optimise_tiles(self, layout: list[tiles.Tile], vg, content, x0, temporal, mask, rule: StopRule,
+                        progress) -> Result:
+        """Each tile with the budget of the whole picture, one after another (optimize.tiles); the curvature
+        memory of one tile means nothing to the next, so none is carried."""
+        if progress is not None:
+            progress.total += rule.iterations * (len(layout) - 1)
+            progress.refresh()
+        x0 = np.asarray(x0, np.float32)
+        canvas = x0.copy()
+        done = []
+        for tile in layout:
+            w = tile.window
+            targets = FrameTargets(self.content_target(np.ascontiguousarray(content[w])),
+                                   None if temporal is None else np.ascontiguousarray(temporal[w]),
+                                   None if mask is None else np.ascontiguousarray(mask[w]))
+            start = tiles.start(canvas, x0, tile)
+            if self.optimizer == "lbfgs":
+                result = lbfgs(vg, start, targets, rule, progress=progress)
+            else:
+                result = lbfgsb_scipy(vg, start, targets, rule, progress=progress)
+            tiles.blend(canvas, tile, result.image)
+            done.append(result)
+        area = content.shape[0] * content.shape[1]
+        share = [t.height * t.width / area for t in layout]
+        total = sum(share)
+        parts = {k: sum(f * r.parts[k] for f, r in zip(share, done)) / total for k in done[0].parts}
+        return Result(canvas, sum(f * r.loss for f, r in zip(share, done)) / total, parts,
+                      sum(r.iterations for r in done), sum(r.evaluations for r in done),
+                      "budget" if any(r.stop == "budget" for r in done) else done[-1].stop,
+                      [loss for r in done for loss in r.history],
+                      work=sum(f * r.evaluations for f, r in zip(share, done)))
 
     def loss_parts(self, image: np.ndarray, content: np.ndarray) -> dict[str, float]:
         """Losses of ``image`` against ``content`` (both at working size), as the optimiser defines them;

@@ -76,6 +76,9 @@ class Settings:
 
     # --- what only changes how the run goes (not hashed) ---
     device: str = "auto"
+    # GiB one evaluation may use; None: what the host has available (a GPU: no limit). Larger working sizes
+    # are optimised in tiles (optimize.tiles), not refused.
+    memory: float | None = None
     executor: str = "local"  # "local" (this process) or "ray" (executors/ray.py); STYLIZER_EXECUTOR sets it too
     workers: int | None = None  # Ray actors; None: one per GPU, else one per node
     # Frames per chunk of a long shot; None: chunks only when the executor has several workers. A resumed
@@ -133,6 +136,8 @@ class Settings:
         if self.preserve_colors is not None and self.preserve_colors not in MODES:
             raise UsageError(f"unknown --preserve-colors mode '{self.preserve_colors}' (choose from "
                              f"{', '.join(MODES)})")
+        if self.memory is not None and not self.memory > 0:
+            raise UsageError(f"--memory {self.memory}: give the GiB one evaluation may use, more than 0")
         if self.size != FULL and self.size < 32:
             raise UsageError(f"--size {self.size} is too small: use at least 32 (or full)")
         if self.iterations < 1 or self.warm_iterations < 1 or self.cold_iterations < 1:

@@ -36,25 +36,51 @@ def test_style_loss_falls_tenfold_while_the_subject_stays():
     assert out.shape == photo.shape and out.dtype == np.uint8
 
 
-def test_memory_estimate_grows_with_pixels_and_names_the_size_that_fits(monkeypatch):
+def test_pictures_beyond_memory_are_tiled_and_refused_only_below_the_smallest_tile(monkeypatch):
     layers = Settings().layers_in_use
     small, large = engine.memory_needed(512, 512, layers), engine.memory_needed(1024, 1024, layers)
     assert 3.9 < large / small < 4.1
     monkeypatch.setattr(engine, "available_memory", lambda: 2 * small)
     monkeypatch.setattr(engine.compute, "has_gpu", lambda: False)
-    engine.check_memory(512, 512, layers, 512)  # fits: no error
-    with pytest.raises(engine.UsageError,
-                       match=r"--size 2048 \(2048x2048\) needs about .* use --size (\d+) or less") as err:
-        engine.check_memory(2048, 2048, layers, 2048)
-    fits = int(str(err.value).split("use --size ")[1].split()[0])
-    assert 512 <= fits < 2048
-    assert engine.memory_needed(fits, fits, layers) <= 2 * small
-    # --size full names the input's own size, and the size that fits is measured from it.
-    with pytest.raises(engine.UsageError, match=r"--size full \(3000x2000\) needs about") as err:
-        engine.check_memory(2000, 3000, layers, FULL)
-    fits = int(str(err.value).split("use --size ")[1].split()[0])
-    assert engine.memory_needed(round(fits * 2 / 3), fits, layers) <= 2 * small
+    budget = engine.memory_budget(None)
+    assert engine.tile_layout(512, 512, layers, budget) == [engine.tiles.Tile(0, 0, 512, 512, 0, 0)]
+    # A 3000x2000 photo at --size full: tiles that each fit, not a refusal.
+    layout = engine.tile_layout(2000, 3000, layers, budget)
+    assert len(layout) > 1 and all(engine.memory_needed(t.height, t.width, layers) <= budget for t in layout)
+    # --memory wins over what the machine has; below the smallest tile, one clear error.
+    assert engine.memory_budget(0.5) == 2**29
+    with pytest.raises(engine.UsageError, match=r"3000x2000 cannot be optimised in 0\.01 GiB of memory, not even "
+                                                r"in tiles of 128x128 .*raise --memory"):
+        engine.tile_layout(2000, 3000, layers, engine.memory_budget(0.01))
     assert engine.working_shape(2000, 3000, FULL) == (2000, 3000)
+
+
+@pytest.mark.weights
+def test_tiled_optimisation_stylises_every_tile_without_seams():
+    styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())
+    photo = load_image(SAMPLES / "chelsea.jpg").rgb
+    content = engine.resize(photo, 160, 240).astype(np.float32)
+    layers = Settings().layers_in_use
+    # Less than one evaluation of the whole picture needs: its finest level runs in tiles.
+    gib = engine.memory_needed(160, 150, layers) / 2**30
+    settings = Settings(size=FULL, iterations=30, memory=gib, coarse_to_fine=False)
+    stylizer = engine.Stylizer(settings, styles)
+    layout = stylizer._layout((160, 240))
+    assert len(layout) >= 2
+
+    result = stylizer.stylize(content, settings.iterations)
+
+    whole = engine.Stylizer(Settings(size=FULL), styles)  # the losses of the picture as one
+    before, after = whole.loss_parts(content, content), whole.loss_parts(result.image, content)
+    assert after["style"] * 3 < before["style"] and after["content"] < 1.0
+    assert result.iterations == sum(1 for _ in layout) * settings.iterations or result.stop != "budget"
+    for tile in layout:  # every tile was optimised, not left as the photo
+        assert np.abs(result.image[tile.window] - content[tile.window]).mean() > 5
+    # No seam: across each tile's left edge the picture changes no more than between other columns.
+    steps = np.abs(np.diff(result.image, axis=1)).mean(axis=(0, 2))
+    for tile in layout[1:]:
+        assert steps[tile.x - 1] < 2 * np.median(steps)
+        assert steps[tile.x + tile.left - 1] < 2 * np.median(steps)
 
 
 def _texture_period(image: np.ndarray) -> float:
