@@ -138,14 +138,15 @@ class Stylizer:
         or down, so that stroke size is a property of the option, not of --size or of the painting's file."""
         return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
 
-    def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None) -> compute.ValueAndGrad:
+    def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None,
+                       content_scale: float = 1.0) -> compute.ValueAndGrad:
         """Compiled loss+gradient for images whose longest side matches ``shape``'s (and, where
-        --preserve-colors matches the style to the photo, for photos of these ``colours``); built once and
-        reused."""
+        --preserve-colors matches the style to the photo, for photos of these ``colours``), with the content
+        weight times ``content_scale``; built once and reused."""
         mode = self.settings.preserve_colors
         side = self._style_side(shape)
         reference = colours.key() if colour.needs_stats(mode) else None
-        key = (side, reference)
+        key = (side, reference, content_scale)
         if key not in self._objectives:
             # A folder's photos each match the style anew: the targets of earlier photos are dropped.
             self._objectives = {k: v for k, v in self._objectives.items() if k[1] == reference}
@@ -158,7 +159,7 @@ class Stylizer:
             s = self.settings
             objective = losses.Objective(
                 self.extractor, s.content_layer, grams,
-                losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
+                losses.LossWeights(s.content_weight * content_scale, s.style_weight, s.tv_weight, s.temporal_weight),
                 dict(zip(s.style_layers, s.style_layer_weights)),
             )
             self._objectives[key] = compute.make_value_and_grad(objective, self.jit_compile,
@@ -217,6 +218,7 @@ class Stylizer:
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
+        content_scale = multiscale.CONTENT_SCALE if len(plan) > 1 else 1.0
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
             progress.refresh()
@@ -232,7 +234,7 @@ class Stylizer:
                 result, coarse_content = previous
                 x = np.clip(resize(result.image, *shape) + level_content - resize(coarse_content, *shape), 0, 255)
             done.append(self._optimise(level_content, x, None, None, StopRule(budget, s.tolerance, s.patience),
-                                       progress, colours=colours))
+                                       progress, colours=colours, content_scale=content_scale))
             previous = done[-1], level_content
         full = content.shape[0] * content.shape[1]
         # A tiled level counts its tiles' evaluations by their share of its pixels (Result.work).
@@ -257,13 +259,16 @@ class Stylizer:
     def _layout(self, shape: tuple[int, int]) -> list[tiles.Tile]:
         return tile_layout(*shape, self.settings.layers_in_use, memory_budget(self.settings.memory))
 
-    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None) -> Result:
+    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None,
+                  content_scale: float = 1.0) -> Result:
         # The whole picture's style targets, also for its tiles: their stroke size is the picture's.
-        vg = self.value_and_grad(content.shape[:2], colours)
+        vg = self.value_and_grad(content.shape[:2], colours, content_scale)
         layout = self._layout(content.shape[:2])
         if len(layout) > 1:
             return self._optimise_tiles(layout, vg, content, x0, temporal, mask, rule, progress)
-        targets = FrameTargets(self.content_target(content), temporal, mask)
+        return self._run(vg, x0, FrameTargets(self.content_target(content), temporal, mask), rule, progress, memory)
+
+    def _run(self, vg, x0, targets: FrameTargets, rule: StopRule, progress, memory=None) -> Result:
         if self.optimizer == "lbfgs":
             return lbfgs(vg, x0, targets, rule, progress=progress, memory=memory)
         return lbfgsb_scipy(vg, x0, targets, rule, progress=progress)  # keeps no memory between calls
@@ -283,11 +288,7 @@ class Stylizer:
             targets = FrameTargets(self.content_target(np.ascontiguousarray(content[w])),
                                    None if temporal is None else np.ascontiguousarray(temporal[w]),
                                    None if mask is None else np.ascontiguousarray(mask[w]))
-            start = tiles.start(canvas, x0, tile)
-            if self.optimizer == "lbfgs":
-                result = lbfgs(vg, start, targets, rule, progress=progress)
-            else:
-                result = lbfgsb_scipy(vg, start, targets, rule, progress=progress)
+            result = self._run(vg, tiles.start(canvas, x0, tile), targets, rule, progress)
             tiles.blend(canvas, tile, result.image)
             done.append(result)
         area = content.shape[0] * content.shape[1]

@@ -124,7 +124,7 @@ def test_goal_needs_the_style_as_well_as_the_whole_picture():
 
 
 def test_coarse_to_fine_levels():
-    assert multiscale.levels(384, 512, 100) == [((96, 128), 50), ((192, 256), 50), ((384, 512), 80)]
+    assert multiscale.levels(384, 512, 100) == [((96, 128), 25), ((192, 256), 25), ((384, 512), 50)]
     assert multiscale.levels(100, 200, 100) == [((100, 200), 100)]  # too small for a coarser level
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 

@@ -25,6 +25,7 @@ from PIL import Image, PngImagePlugin
 from stylizer.errors import OutputError, UsageError
 from stylizer.io.media import StderrTail, ffmpeg_exe, ffmpeg_input, last_line, reason, stop_process
 from stylizer.io.probe import FrameTimes
+from stylizer.io.readers import to_eight_bits
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +158,7 @@ _DEEP_FORMATS = frozenset({"PNG", "TIFF"})
 
 
 def _eight_bits(values: np.ndarray) -> np.ndarray:
-    return ((values.astype(np.uint32) + 128) // 257).astype(np.uint8) if values.dtype == np.uint16 else values
+    return to_eight_bits(values) if values.dtype == np.uint16 else values
 
 
 def _encode_deep(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, png_level: int, comment: str | None,

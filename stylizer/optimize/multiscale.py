@@ -1,19 +1,22 @@
 """Coarse-to-fine for cold frames and images: optimise at reduced scale first, upsample, finish at full size.
 
 At half the side an evaluation costs a quarter, and the large-scale arrangement of the style forms there
-as well; the full-size level then starts from it. Budgets are fractions of the cold budget, chosen by
-measurement (benchmarks/coarse_to_fine.py, RESULTS.md "Coarse-to-fine"): at 256 px, 50% at half size and
-80% at full size reach the full-size run's final loss (0.985x and 0.999x on two photos) with a 9% lower style
-loss, for 0.95x its evaluations. Shorter full-size budgets save more but end at a higher loss (30%: 1.14x),
-which is why the saving here is small: the full-size level, not the layout, is what costs.
+as well; the full-size level then starts from it. Budgets are fractions of the cold budget and the content
+weight is raised on every level, chosen by measurement with independent measures (benchmarks/RESULTS.md
+"Images per hour"): 25% at half size and 50% at full size, content weight x1.25, reach the independent
+style and content distances of 100 full-size iterations within 3% on unseen photos, for 0.56x the work.
+The earlier 50% / 80% at the plain weight reached the same loss, but 4-7% further from the photo: a
+full-size level that starts from an enlarged coarse result has lost some of the photo's mid-scale
+structure, which the plain weight does not bring back in its budget.
 """
 
 from __future__ import annotations
 
 MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
 MAX_LEVELS = 3
-COARSE_SHARE = 0.5  # iterations at each coarser level, as a fraction of the cold budget
-FINE_SHARE = 0.8  # iterations at full size, as a fraction of the cold budget
+COARSE_SHARE = 0.25  # iterations at each coarser level, as a fraction of the cold budget
+FINE_SHARE = 0.5  # iterations at full size, as a fraction of the cold budget
+CONTENT_SCALE = 1.25  # every level's content weight, relative to --content-weight (see above)
 
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True) -> list[tuple[tuple[int, int], int]]:
