@@ -58,7 +58,8 @@ def matmul_peak(dtype: str, n: int = 2048, repeat: int = 5) -> float:
     from keras import ops
 
     a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)), dtype)
-    product = compute.compile_function(lambda x: ops.matmul(x, x)[0, 0])
+    # One element back, in float32: numpy has no bfloat16 scalar of its own.
+    product = compute.compile_function(lambda x: ops.cast(ops.matmul(x, x)[0, 0], "float32"))
     times = []
     for _ in range(repeat + 1):
         t = time.perf_counter()
