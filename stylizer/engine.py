@@ -201,13 +201,16 @@ class Stylizer:
         goal: Goal | None = None,
         memory: tuple | None = None,
         colours: ColourStats | None = None,
+        content_scale: float | None = None,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
         A warm start (``init`` an image, or a temporal target) is optimised at full size until ``goal`` or
         ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
-        --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own."""
+        --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
+        ``content_scale``: a cold start's content weight relative to --content-weight (None: the images'
+        multiscale.CONTENT_SCALE)."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
         content, colours = self._colour_space(content, colours)
@@ -218,7 +221,8 @@ class Stylizer:
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
-        content_scale = multiscale.CONTENT_SCALE if len(plan) > 1 else 1.0
+        if content_scale is None:
+            content_scale = multiscale.CONTENT_SCALE if len(plan) > 1 else 1.0
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
             progress.refresh()

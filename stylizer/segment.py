@@ -66,7 +66,8 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
         except NumericalError:
             if attempt == 1:
                 raise
-            kwargs, iterations = {"init": "content", "colours": kwargs.get("colours")}, retry_iterations
+            kwargs = {"init": "content", "colours": kwargs.get("colours"), "content_scale": kwargs.get("content_scale")}
+            iterations = retry_iterations
         finally:
             if bar is not None:
                 bar.close()
@@ -108,6 +109,10 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                            "memory": memory}
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
+        if spec.video and not warm:
+            # A shot's first frame sets the style its warm frames hold to (their goal): the plain content
+            # weight, not the images' 1.25x, which would leave the whole shot less stylised.
+            kwargs["content_scale"] = 1.0
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)
