@@ -16,7 +16,9 @@ MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a c
 MAX_LEVELS = 3
 COARSE_SHARE = 0.25  # iterations at each coarser level, as a fraction of the cold budget
 FINE_SHARE = 0.5  # iterations at full size, as a fraction of the cold budget
-CONTENT_SCALE = 1.25  # every level's content weight, relative to --content-weight (see above)
+# Every level's content weight for an image, relative to --content-weight (see above); a shot's first
+# frame keeps 1 (segment.py).
+CONTENT_SCALE = 1.25
 
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True) -> list[tuple[tuple[int, int], int]]:
