@@ -17,25 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-
-
-def run(photo: Path, painting: Path, out: Path, options: list[str]) -> tuple[float, float]:
-    """(seconds, peak RSS in GiB) of one stylize-video run in its own process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    started = time.time()
-    subprocess.run([sys.executable, "-m", "stylizer.cli", str(photo), str(painting), "-o", str(out), "--quiet",
-                    *options], check=True)
-    seconds = time.time() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far, in KiB
-    return seconds, (peak if peak > before else float("nan")) / 2**20
 
 
 def seam_bands(layout, shape: tuple[int, int]) -> np.ndarray:
@@ -49,17 +34,11 @@ def seam_bands(layout, shape: tuple[int, int]) -> np.ndarray:
     return band
 
 
-def detail(image: np.ndarray, where: np.ndarray) -> float:
-    import cv2
-
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    return float(np.mean(np.square(cv2.Laplacian(grey, cv2.CV_32F))[where]))
-
-
 def main() -> None:
     from stylizer import engine
     from stylizer.io.readers import load_image
-    from stylizer.metrics import IndependentFeatures, relative_sharpness
+    from full_size import run  # the same child-process run, with its own peak RSS
+    from stylizer.metrics import IndependentFeatures, relative_sharpness, sharpness
     from stylizer.settings import FULL, Settings
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,14 +67,14 @@ def main() -> None:
             # Tiled first: a child's peak RSS is known only while it is the largest so far.
             for name, extra in (("tiled", ["--memory", str(args.memory)]), ("whole", [])):
                 out = Path(scratch) / f"{photo_path.stem}.{name}.png"
-                seconds, peak = run(photo_path, painting_path, out, ["--size", args.size, *extra])
+                seconds, peak = run(photo_path, painting_path, args.size, out, extra)
                 image = load_image(out).rgb
                 d = meter.distances(image, style_image=painting, photo=photo)
                 rows[name] = {"photo": photo_path.name, "run": name, "tiles": len(layout) if extra else 1,
                               "seconds": round(seconds, 1), "peak_gib": round(peak, 2),
                               "style": round(d["style"], 4), "content": round(d["content"], 4),
                               "detail": round(relative_sharpness(image, photo), 3),
-                              "seam_detail": round(detail(image, band) / detail(image, ~band), 3)}
+                              "seam_detail": round(sharpness(image, band) / sharpness(image, ~band), 3)}
                 print(json.dumps(rows[name]), flush=True)
             whole, tiled = rows["whole"], rows["tiled"]
             print(f"{photo_path.name} {w}x{h}, {len(layout)} tiles of {layout[0].width}x{layout[0].height}: "

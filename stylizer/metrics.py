@@ -145,10 +145,11 @@ def _gray(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
 
 
-def sharpness(image: np.ndarray) -> float:
-    """Mean squared Laplacian of the grayscale image (float, [0, 255] scale): larger = more fine detail."""
-    laplacian = cv2.Laplacian(_gray(image), cv2.CV_32F)
-    return float(np.mean(np.square(laplacian, dtype=np.float64)))
+def sharpness(image: np.ndarray, where: np.ndarray | None = None) -> float:
+    """Mean squared Laplacian of the grayscale image (float, [0, 255] scale), over the pixels ``where`` is
+    True (all if None): larger = more fine detail."""
+    squared = np.square(cv2.Laplacian(_gray(image), cv2.CV_32F), dtype=np.float64)
+    return float(np.mean(squared if where is None else squared[where]))
 
 
 def relative_sharpness(output: np.ndarray, input_image: np.ndarray) -> float:
