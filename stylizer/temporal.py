@@ -15,25 +15,48 @@ import cv2
 import numpy as np
 
 FlowMethod = Literal["dis", "farneback"]
-DisPreset = Literal["ultrafast", "fast", "medium"]
+DisPreset = Literal["ultrafast", "fast", "medium", "fine"]
 
-_DIS_PRESETS: dict[str, int] = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+# name -> (OpenCV preset, variational refinement iterations); None keeps the preset's own.
+# "fine" is medium with 15 refinement iterations instead of 5, and for frames under 512 px wide its
+# finest level at full resolution (medium stops one level short and upsamples: a level under 256 px wide
+# then). A warm frame starts from the previous result warped with this flow, so each frame's flow error is
+# painted into the next start and carried along the shot. Measured over whole shots with Farneback flow,
+# which the loss never sees (benchmarks/RESULTS.md): at 256 px E_warp 0.90x (moving camera), 0.69x (static
+# camera), 0.71x (shaky camera) of medium's, style within 1%; at 512 px 0.97x with style unchanged, where
+# full resolution would have cost 4% style distance. EPE in `python -m benchmarks.flow`.
+_DIS_PRESETS: dict[str, tuple[int, int | None]] = {
+    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None),
+    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None),
+    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),
+    "fine": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 15),
 }
-DEFAULT_DIS_PRESET: DisPreset = "medium"
+DEFAULT_DIS_PRESET: DisPreset = "fine"
+_FULL_RESOLUTION_FLOW_BELOW = 512  # px wide
+
+
+def _fine_scale(width: int) -> int:
+    """The finest pyramid level of "fine" (0 = full resolution; 1 = half size, medium's own)."""
+    return 0 if width < _FULL_RESOLUTION_FLOW_BELOW else 1
+
 
 # DIS instances hold scratch buffers and are not safe to share between threads, but creating one per
-# call costs allocations on every frame: keep one per thread and preset.
+# call costs allocations on every frame: keep one per thread, preset and finest level.
 _local = threading.local()
 
 
-def _dis(preset: DisPreset) -> cv2.DISOpticalFlow:
-    cache: dict[str, cv2.DISOpticalFlow] = _local.__dict__.setdefault("dis", {})
-    if preset not in cache:
-        cache[preset] = cv2.DISOpticalFlow_create(_DIS_PRESETS[preset])
-    return cache[preset]
+def _dis(preset: DisPreset, width: int) -> cv2.DISOpticalFlow:
+    base, refinement = _DIS_PRESETS[preset]
+    key = (preset, _fine_scale(width) if preset == "fine" else None)
+    cache: dict[tuple, cv2.DISOpticalFlow] = _local.__dict__.setdefault("dis", {})
+    if key not in cache:
+        dis = cv2.DISOpticalFlow_create(base)
+        if key[1] is not None:
+            dis.setFinestScale(key[1])
+        if refinement is not None:
+            dis.setVariationalRefinementIterations(refinement)
+        cache[key] = dis
+    return cache[key]
 
 
 def _to_u8(image: np.ndarray) -> np.ndarray:
@@ -58,14 +81,16 @@ def compute_flow(
     """Optical flow `f` (HxWx2 float32, pixels) with src(x) ≈ dst(x + f(x)), computed on grayscale.
 
     Inputs are RGB (or grayscale) images, uint8 or float in [0, 255], of the same size.
-    Default DIS medium (`python -m benchmarks.flow`, one core): EPE 0.063 px vs ultrafast 0.208 / fast 0.127 / Farneback 0.175 on a shifted photo; warp error on city.mp4 5.68 vs 6.56 / 6.96 / 5.53 (no flow 14.03); ms per flow at 360x202 / 512 px 6.4 / 14.2 vs 0.7 / 1.8, 1.4 / 2.8, 13.1 / 26.5.
+    Default DIS fine (`python -m benchmarks.flow`, one core): EPE 0.024 px vs medium 0.063 / ultrafast 0.208 /
+    Farneback 0.175 on a shifted photo; warp error on city.mp4 5.35 vs 5.68 / 6.56 / 5.53 (no flow 14.03);
+    ms per flow at 360x202 / 512 px 39 / 69 vs 5.6 / 11.4, 0.7 / 1.4, 12.4 / 26.5.
     """
     if src.shape[:2] != dst.shape[:2]:
         raise ValueError(f"flow needs frames of one size, got {src.shape[:2]} and {dst.shape[:2]}")
     a, b = _to_gray_u8(src), _to_gray_u8(dst)
     if method == "dis":
         # No initial flow is passed: DIS would otherwise refine whatever the output buffer holds.
-        flow = _dis(dis_preset).calc(a, b, None)
+        flow = _dis(dis_preset, a.shape[1]).calc(a, b, None)
     elif method == "farneback":
         # The settings of OpenCV's own Farneback example: this method is kept as a reference for DIS.
         flow = cv2.calcOpticalFlowFarneback(
@@ -186,7 +211,9 @@ def scene_cut_score(prev: np.ndarray, cur: np.ndarray) -> float:
     hist = cv2.compareHist(_hue_saturation_hist(a), _hue_saturation_hist(b), cv2.HISTCMP_BHATTACHARYYA)
     gray_a = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float32)
     gray_b = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    residual = float(np.mean(np.abs(gray_b - warp(gray_a, compute_flow(gray_b, gray_a))))) / 255
+    # The levels below were measured with DIS medium: the cue keeps that flow.
+    flow = compute_flow(gray_b, gray_a, dis_preset="medium")
+    residual = float(np.mean(np.abs(gray_b - warp(gray_a, flow)))) / 255
     return min(hist / _CUT_HIST_LEVEL, residual / _CUT_RESIDUAL_LEVEL)
 
 
