@@ -2,7 +2,8 @@
 
 Run from the repository root:  python -m benchmarks.flow
 
-For DIS (ultrafast/fast/medium, and fine: medium at full resolution) and Farneback it prints
+For DIS (ultrafast/fast/medium, and the default fine: medium refined more, at full resolution below 512
+px wide) and Farneback it prints
 - EPE: end-point error (px) of the backward flow on a real photo shifted by known whole and sub-pixel
   amounts (up to 11 px), away from a 10 px border;
 - city: photometric error (mean |cur - warp(prev, flow)|, 0-255 grey levels, 10 px border left out) over the

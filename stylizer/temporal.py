@@ -81,9 +81,9 @@ def compute_flow(
     """Optical flow `f` (HxWx2 float32, pixels) with src(x) ≈ dst(x + f(x)), computed on grayscale.
 
     Inputs are RGB (or grayscale) images, uint8 or float in [0, 255], of the same size.
-    Default DIS fine (`python -m benchmarks.flow`, one core): EPE 0.024 px vs medium 0.063 / ultrafast 0.208 /
-    Farneback 0.175 on a shifted photo; warp error on city.mp4 5.35 vs 5.68 / 6.56 / 5.53 (no flow 14.03);
-    ms per flow at 360x202 / 512 px 39 / 69 vs 5.6 / 11.4, 0.7 / 1.4, 12.4 / 26.5.
+    Default DIS fine (see _DIS_PRESETS; `python -m benchmarks.flow`, one core): EPE 0.024 px vs medium 0.063 /
+    ultrafast 0.208 / Farneback 0.175 on a shifted photo; warp error on city.mp4 5.35 vs 5.68 / 6.56 / 5.53
+    (no flow 14.03); ms per flow at 360x202 / 512 / 1920 px 38 / 19 / 368 vs medium 4.9 / 10.8 / 226.
     """
     if src.shape[:2] != dst.shape[:2]:
         raise ValueError(f"flow needs frames of one size, got {src.shape[:2]} and {dst.shape[:2]}")
