@@ -2,8 +2,7 @@
 
     python benchmarks/frame_parts.py --size 512 --frames 3
 
-A warm-like frame as the pipeline runs it (``Stylizer.stylize`` from a start near the answer, the temporal
-term on, a 5-iteration cap), repeated; every compiled call it makes is timed until its result is on the
+A warm-like frame as the pipeline runs it (``iteration.warm_frame``), repeated; every compiled call it makes is timed until its result is on the
 host, so the parts add up to the frame (what is left is Python). On a machine whose speed moves between
 runs this says more than a frame's time over a bare evaluation timed at another moment
 (``benchmarks/iteration.py``'s "frame+"): both sides here are the same frame.
@@ -31,6 +30,7 @@ def main() -> None:
     ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
 
+    from iteration import warm_frame  # the frame benchmarks/iteration.py's "frame+" times
     from keras import ops
 
     from stylizer import compute, engine
@@ -62,13 +62,11 @@ def main() -> None:
     photo = load_image(ROOT / "samples/chelsea.jpg").rgb
     content = engine.resize(photo, args.size, args.size).astype(np.float32)
     near = stylizer.stylize(content, 8).image
-    mask = np.ones((args.size, args.size), np.float32)
-    frame = lambda: stylizer.stylize(content, 5, init=near, temporal=near, mask=mask)  # noqa: E731
-    frame()  # traces every call at this size
+    warm_frame(stylizer, content, near)  # traces every call at this size
     spent.clear()
     start = time.perf_counter()
     for _ in range(args.frames):
-        result = frame()
+        result = warm_frame(stylizer, content, near)
     total = (time.perf_counter() - start) / args.frames
 
     evaluations = sum(spent["evaluation"]) / args.frames

@@ -76,6 +76,13 @@ def matmul_peak(dtype: str, sizes: tuple[int, ...] = (2048, 4096), warmup: int =
     return best
 
 
+def warm_frame(stylizer, content: np.ndarray, near: np.ndarray):
+    """A warm-like frame as the pipeline runs it: content target, a start near the answer, the temporal term
+    on, 5 iterations at most."""
+    mask = np.ones(content.shape[:2], np.float32)
+    return stylizer.stylize(content, 5, init=near, temporal=near, mask=mask)
+
+
 def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int, xla: bool) -> dict:
     from stylizer import compute, engine
     from stylizer.io.readers import load_image
@@ -112,15 +119,15 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
         t = time.perf_counter()
         result = optimise(f, content, FrameTargets(target), rule)
         runs[name] = ((time.perf_counter() - t) / result.evaluations, result)
-    # A whole warm-like frame as the pipeline runs it (content target, a start near the answer, 5
-    # iterations): its wall time against the evaluations it made, each at the bare call's cost. The
+    # A whole warm-like frame (warm_frame): its wall time against the evaluations it made, each at the bare
+    # call's cost. The
     # median of `repeat` frames, each timed with the bare call right after it: one frame against a bare
     # median taken minutes earlier moved by 1-20% between runs on a noisy machine.
     near = runs["lbfgs"][1].image
     overheads = []
     for _ in range(repeat):
         t = time.perf_counter()
-        frame = stylizer.stylize(content, 5, init=near, temporal=near, mask=np.ones((size, size), np.float32))
+        frame = warm_frame(stylizer, content, near)
         frame_s = time.perf_counter() - t
         t = time.perf_counter()
         vg(x, *args)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
 import cv2
 import numpy as np
@@ -17,21 +17,6 @@ import numpy as np
 FlowMethod = Literal["dis", "farneback"]
 DisPreset = Literal["ultrafast", "fast", "medium", "fine"]
 
-# name -> (OpenCV preset, variational refinement iterations); None keeps the preset's own.
-# "fine" is medium with 15 refinement iterations instead of 5, and for frames under 512 px wide its
-# finest level at full resolution (medium stops one level short and upsamples: a level under 256 px wide
-# then). A warm frame starts from the previous result warped with this flow, so each frame's flow error is
-# painted into the next start and carried along the shot. Measured over whole shots with Farneback flow,
-# which the loss never sees (benchmarks/RESULTS.md): at 256 px E_warp 0.90x (moving camera), 0.69x (static
-# camera), 0.71x (shaky camera) of medium's, style within 1%; at 512 px 0.97x with style unchanged, where
-# full resolution would have cost 4% style distance. EPE in `python -m benchmarks.flow`.
-_DIS_PRESETS: dict[str, tuple[int, int | None]] = {
-    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None),
-    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None),
-    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),
-    "fine": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 15),
-}
-DEFAULT_DIS_PRESET: DisPreset = "fine"
 _FULL_RESOLUTION_FLOW_BELOW = 512  # px wide
 
 
@@ -40,14 +25,31 @@ def _fine_scale(width: int) -> int:
     return 0 if width < _FULL_RESOLUTION_FLOW_BELOW else 1
 
 
+# name -> (OpenCV preset, variational refinement iterations, finest level for a frame width); None keeps
+# the preset's own.
+# "fine" is medium with 15 refinement iterations instead of 5, and for frames under 512 px wide its
+# finest level at full resolution (medium stops one level short and upsamples: a level under 256 px wide
+# then). A warm frame starts from the previous result warped with this flow, so each frame's flow error is
+# painted into the next start and carried along the shot. Measured over whole shots with Farneback flow,
+# which the loss never sees (benchmarks/RESULTS.md): at 256 px E_warp 0.90x (moving camera), 0.69x (static
+# camera), 0.71x (shaky camera) of medium's, style within 1%; at 512 px 0.97x with style unchanged, where
+# full resolution would have cost 4% style distance. EPE in `python -m benchmarks.flow`.
+_DIS_PRESETS: dict[str, tuple[int, int | None, Callable[[int], int] | None]] = {
+    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None, None),
+    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None, None),
+    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None, None),
+    "fine": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 15, _fine_scale),
+}
+DEFAULT_DIS_PRESET: DisPreset = "fine"
+
 # DIS instances hold scratch buffers and are not safe to share between threads, but creating one per
 # call costs allocations on every frame: keep one per thread, preset and finest level.
 _local = threading.local()
 
 
 def _dis(preset: DisPreset, width: int) -> cv2.DISOpticalFlow:
-    base, refinement = _DIS_PRESETS[preset]
-    key = (preset, _fine_scale(width) if preset == "fine" else None)
+    base, refinement, level_for = _DIS_PRESETS[preset]
+    key = (preset, None if level_for is None else level_for(width))
     cache: dict[tuple, cv2.DISOpticalFlow] = _local.__dict__.setdefault("dis", {})
     if key not in cache:
         dis = cv2.DISOpticalFlow_create(base)
