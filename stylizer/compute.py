@@ -1,8 +1,9 @@
-"""The one backend-specific piece: a compiled call returning the loss, its gradient and the loss parts.
+"""The backend-specific call: a compiled call returning the loss, its gradient and the loss parts.
 
 TensorFlow is the default (a ``tf.function`` with one GradientTape: the network runs once per evaluation,
 forward and backward, and the graph is traced once per image size). With ``KERAS_BACKEND=jax`` the same
-objective is compiled with ``jax.jit(jax.value_and_grad)``.
+objective is compiled with ``jax.jit(jax.value_and_grad)``. (The network's operations with written-out
+gradients for TensorFlow are in ``stylizer.gradients``.)
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from stylizer import gradients
 from stylizer.settings import ALL_LAYERS
 
 # Keras' "caffe" mode: RGB -> BGR, then the ImageNet mean (BGR order) subtracted; no scaling.
@@ -20,6 +21,36 @@ def preprocess(rgb):
 def deprocess(bgr: np.ndarray) -> np.ndarray:
     """Exact inverse of ``preprocess`` (no clipping: callers decide how to quantise)."""
     return (np.asarray(bgr, np.float32) + IMAGENET_MEAN_BGR)[..., ::-1]
+
+
+class ConvReLU(layers.Conv2D):
+    """VGG16's 3x3 convolution and ReLU, with the input gradient of stylizer.gradients."""
+
+    def __init__(self, filters: int, **kwargs):
+        super().__init__(filters, 3, padding="same", activation="relu", **kwargs)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.turned = self.add_weight(shape=(3, 3, self.filters, input_shape[-1]), initializer="zeros",
+                                      trainable=False, name="turned_kernel")
+
+    def load(self, kernel: np.ndarray, bias: np.ndarray) -> None:
+        self.kernel.assign(kernel)
+        self.bias.assign(bias)
+        self.turned.assign(gradients.turned(kernel))
+
+    def call(self, inputs):
+        return gradients.conv3x3_relu(inputs, self.kernel, self.bias, self.turned)
+
+
+class MaxPool2x2(layers.MaxPooling2D):
+    """VGG16's 2x2 max pooling, with the input gradient of stylizer.gradients."""
+
+    def __init__(self, **kwargs):
+        super().__init__(2, strides=2, **kwargs)
+
+    def call(self, inputs):
+        return gradients.max_pool2x2(inputs)
 
 
 def _block_of(layer: str) -> int:
@@ -38,7 +69,7 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
     ``pooling`` "avg" replaces VGG16's max pooling by average pooling, as Gatys et al. recommend: the
     gradient then reaches every pixel of a window, not only its maximum.
     """
-    pool = {"max": layers.MaxPooling2D, "avg": layers.AveragePooling2D}[pooling]
+    pool = {"max": MaxPool2x2, "avg": lambda **kw: layers.AveragePooling2D(2, strides=2, **kw)}[pooling]
     deepest = max(ALL_LAYERS.index(name) for name in outputs)
     image = keras.Input(shape=(None, None, 3), name="rgb")
     x = layers.Lambda(preprocess, name="caffe_preprocess")(image)
@@ -46,13 +77,12 @@ def build_extractor(params: dict, outputs: tuple[str, ...], dtype: str = "float3
     block = 1
     for name in ALL_LAYERS[: deepest + 1]:
         if _block_of(name) != block:
-            x = pool(2, strides=2, name=f"block{block}_pool", dtype=dtype)(x)
+            x = pool(name=f"block{block}_pool", dtype=dtype)(x)
             block = _block_of(name)
         kernel, bias = params[name]
-        conv = layers.Conv2D(kernel.shape[-1], 3, padding="same", activation="relu", name=name,
-                             dtype="float32" if name == ALL_LAYERS[0] else dtype)
+        conv = ConvReLU(kernel.shape[-1], name=name, dtype="float32" if name == ALL_LAYERS[0] else dtype)
         x = conv(x)
-        conv.set_weights([kernel, bias])
+        conv.load(kernel, bias)
         if name in outputs:
             taps[name] = x
     return keras.Model(image, taps, name="vgg16_features")

@@ -1,7 +1,8 @@
 """Content, Gram style, total variation and temporal losses, and the objective that sums them.
 
-Written with ``keras.ops`` only, so the same objective runs on TensorFlow (default) and JAX; the one
-backend-specific piece is the value-and-gradient call in ``stylizer.compute``.
+Written with ``keras.ops``, so the same objective runs on TensorFlow (default) and JAX; what is
+backend-specific is the value-and-gradient call in ``stylizer.compute`` and the written-out gradients of
+``stylizer.gradients`` (the Gram matrix's among them).
 All losses are in float32 even when the network runs in bf16: Gram matrices of bf16 features lose too much.
 """
 
@@ -13,6 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from stylizer import gradients
+
 PART_NAMES = ("content", "style", "tv", "temporal")
 
 
@@ -20,8 +23,7 @@ def gram(features):
     """Gram matrix of (1, H, W, C) features, divided by H*W so that it does not grow with the image size."""
     f = ops.cast(features, "float32")
     channels = ops.shape(f)[-1]
-    f = ops.reshape(f, (-1, channels))
-    return ops.matmul(ops.transpose(f), f) / ops.cast(ops.shape(f)[0], "float32")
+    return gradients.gram(ops.reshape(f, (-1, channels)))
 
 
 def style_layer_loss(features, target_gram):

@@ -24,8 +24,9 @@ def test_extractor_stops_at_the_deepest_layer_in_use():
 def test_weights_are_loaded_by_layer_name():
     params = features.random_params(1, "block1_conv2")
     net = features.build_extractor(params, ("block1_conv2",))
-    kernel, bias = net.get_layer("block1_conv2").get_weights()
-    np.testing.assert_array_equal(kernel, params["block1_conv2"][0])
+    layer = net.get_layer("block1_conv2")
+    np.testing.assert_array_equal(np.asarray(layer.kernel), params["block1_conv2"][0])
+    np.testing.assert_array_equal(np.asarray(layer.bias), params["block1_conv2"][1])
 
 
 def test_average_pooling_averages_each_window():
