@@ -1,10 +1,10 @@
-"""The hand-written input gradients (stylizer.gradients) against the ones TensorFlow's tape derives.
+"""The written-out input gradients (stylizer.gradients) against the ones TensorFlow's tape derives.
 
     python benchmarks/gradients.py --sizes 256 512
 
 Per operation (each 3x3 convolution of VGG16 up to block5_conv1, each 2x2 max pooling, each style layer's
 Gram matrix, at the spatial size it has for the given image size): ms of the operation and its input
-gradient, built plainly (the tape derives the gradient, as before) and with the written-out gradient, with
+gradient, built plainly (the tape derives the gradient, as before 7dcb975) and with the written-out one, with
 random inputs. Then one whole evaluation at default settings (loss and gradient at each size, float32 or
 --precision), both variants in one process, alternating ABAB so that the machine's drift hits both, medians;
 the two gradients are compared, and the rate is given against TensorFlow's matmul peak measured in the same

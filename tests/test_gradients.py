@@ -1,4 +1,4 @@
-"""The hand-written input gradients equal what TensorFlow's tape derives for the plain operations."""
+"""The written-out input gradients equal what TensorFlow's tape derives for the plain operations."""
 
 import contextlib
 
