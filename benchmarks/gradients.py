@@ -24,8 +24,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-CONVS = [(1, 3, 64), (1, 64, 64), (2, 64, 128), (2, 128, 128), (3, 128, 256), (3, 256, 256), (3, 256, 256),
-         (4, 256, 512), (4, 512, 512), (4, 512, 512), (5, 512, 512)]
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -57,10 +55,17 @@ def per_operation(size: int, repeat: int) -> None:
     import tensorflow as tf
 
     from stylizer import gradients
+    from stylizer.engine import WIDTHS
+    from stylizer.settings import ALL_LAYERS, Settings
 
     rng = np.random.default_rng(0)
     rows = []
-    for block, cin, cout in CONVS:
+    convs, cin = [], 3
+    for name in ALL_LAYERS[: ALL_LAYERS.index(Settings().layers_in_use[-1]) + 1]:  # up to the default's deepest
+        block = int(name[len("block")])
+        convs.append((block, cin, WIDTHS[block]))
+        cin = WIDTHS[block]
+    for block, cin, cout in convs:
         side = size >> (block - 1)
         kernel = tf.constant(rng.normal(0, 0.05, (3, 3, cin, cout)).astype(np.float32))
         bias = tf.constant(np.zeros(cout, np.float32))

@@ -27,7 +27,9 @@ class ConvReLU(layers.Conv2D):
     """VGG16's 3x3 convolution and ReLU, with the input gradient of stylizer.gradients."""
 
     def __init__(self, filters: int, **kwargs):
-        super().__init__(filters, 3, padding="same", activation="relu", **kwargs)
+        # Fixed by VGG16 (and overriding a saved config's copies); the ReLU is applied in call().
+        kwargs.update(kernel_size=3, padding="same", activation="relu")
+        super().__init__(filters, **kwargs)
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -47,7 +49,8 @@ class MaxPool2x2(layers.MaxPooling2D):
     """VGG16's 2x2 max pooling, with the input gradient of stylizer.gradients."""
 
     def __init__(self, **kwargs):
-        super().__init__(2, strides=2, **kwargs)
+        kwargs.update(pool_size=2, strides=2)  # fixed by VGG16
+        super().__init__(**kwargs)
 
     def call(self, inputs):
         return gradients.max_pool2x2(inputs)

@@ -14,8 +14,8 @@ evaluation at 512 px took 0.73x the time and at 256 px 0.81x, float32, 2-core Ze
 - The gradient of G = F^T F / n is F (dG + dG^T) / n: one product, where the tape builds two and a
   transpose of the whole feature map.
 
-On JAX (the GPU checks) XLA derives these gradients itself and they were not measured there, so the plain
-operations are used.
+Elsewhere the plain operations are used: on JAX (the GPU checks) XLA derives these gradients itself, and
+on a GPU, with either backend, the written-out ones were not measured.
 """
 
 from __future__ import annotations
@@ -29,20 +29,26 @@ from keras import ops
 _written_out = True  # off only inside ``tape_derived`` (comparisons in tests and benchmarks/gradients.py)
 
 
-def _tensorflow() -> bool:
-    return _written_out and keras.backend.backend() == "tensorflow"
+def _written() -> bool:
+    """Whether to build the written-out gradients: TensorFlow on a CPU, where they were measured."""
+    if not _written_out or keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
 
 
 @contextlib.contextmanager
 def tape_derived():
     """Within this block the operations are built plainly (as on JAX), their gradients left to the tape:
-    what the written-out ones are compared with. It applies to what is traced inside it."""
+    what the written-out ones are compared with. The choice is made when a call is traced, so a compiled
+    call traced inside the block keeps the plain operations, and one retraced later (a new shape) does not."""
     global _written_out
-    _written_out = False
+    before, _written_out = _written_out, False
     try:
         yield
     finally:
-        _written_out = True
+        _written_out = before
 
 
 def turned(kernel: np.ndarray) -> np.ndarray:
@@ -55,7 +61,7 @@ def conv3x3_relu(x, kernel, bias, turned_kernel):
     its ``turned`` copy, made once (turned in every evaluation, a 512-channel kernel took up to 60 ms)."""
     # The first layer's input gradient has three channels, which the forward kernel computes more slowly
     # than TensorFlow's own (benchmarks/gradients.py): there the tape's is kept.
-    if not _tensorflow() or kernel.shape[2] == 3:
+    if not _written() or kernel.shape[2] == 3:
         return ops.relu(ops.conv(x, kernel, padding="same") + bias)
     import tensorflow as tf
 
@@ -77,7 +83,7 @@ def conv3x3_relu(x, kernel, bias, turned_kernel):
 
 def max_pool2x2(x):
     """2x2 max pooling, stride 2, valid padding (odd last rows and columns dropped), NHWC."""
-    if not _tensorflow():
+    if not _written():
         return ops.max_pool(x, 2, 2, padding="valid")
     import tensorflow as tf
 
@@ -105,7 +111,7 @@ def max_pool2x2(x):
 def gram(features):
     """F^T F / n of (n, C) float32 features."""
     n = ops.cast(ops.shape(features)[0], "float32")
-    if not _tensorflow():
+    if not _written():
         return ops.matmul(ops.transpose(features), features) / n
     import tensorflow as tf
 

@@ -1,12 +1,13 @@
 """The written-out input gradients equal what TensorFlow's tape derives for the plain operations."""
 
-import contextlib
-
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from stylizer import gradients
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's own gradients")
 
 rng = np.random.default_rng(0)
 
@@ -66,28 +67,49 @@ def test_gram_gradient_matches_the_tape():
     np.testing.assert_allclose(ours[1], plain[1], rtol=1e-5, atol=1e-6)
 
 
-def test_network_gradient_matches_the_tape_derived_network():
-    from stylizer import features, losses
+def network_gradient(net, image, tapped):
+    from stylizer import losses
 
-    params = features.random_params(3, "block3_conv1")
-    tapped = ("block1_conv1", "block2_conv2", "block3_conv1")
-    written = features.build_extractor(params, tapped)
-    with gradients.tape_derived():  # the plain layers, as on JAX
-        plain = features.build_extractor(params, tapped)
-    image = rng.uniform(0, 255, (1, 22, 19, 3)).astype(np.float32)  # odd sides through two poolings
-
-    def loss(net, x):
+    x = tf.constant(image)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
         feats = net(x)
-        return sum(tf.reduce_sum(losses.gram(feats[name]) * (i + 1)) for i, name in enumerate(tapped))
+        value = sum(tf.reduce_sum(losses.gram(feats[name]) * (i + 1)) for i, name in enumerate(tapped))
+    return float(value), tape.gradient(value, x).numpy()
 
-    results = []
-    # Eager calls run each layer's call anew: the plain network is called inside the block too.
-    for net, context in ((written, contextlib.nullcontext()), (plain, gradients.tape_derived())):
-        with context:
-            x = tf.constant(image)
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                value = loss(net, x)
-            results.append((float(value), tape.gradient(value, x).numpy()))
-    assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-3, atol=1e-3 * np.abs(results[1][1]).max())
+
+def test_network_gradient_matches_the_tape_derived_network():
+    from stylizer import features
+
+    tapped = ("block1_conv1", "block2_conv2", "block3_conv1")
+    net = features.build_extractor(features.random_params(3, "block3_conv1"), tapped)
+    image = rng.uniform(0, 255, (1, 22, 19, 3)).astype(np.float32)  # odd sides through two poolings
+    written = network_gradient(net, image, tapped)
+    with gradients.tape_derived():  # eager: every layer's call() runs anew, plainly
+        plain = network_gradient(net, image, tapped)
+    assert written[0] == pytest.approx(plain[0], rel=1e-5)
+    np.testing.assert_allclose(written[1], plain[1], rtol=1e-3, atol=1e-3 * np.abs(plain[1]).max())
+
+
+def test_bfloat16_network_gradient_follows_the_float32_one():
+    from stylizer import features
+
+    tapped = ("block1_conv1", "block2_conv1")
+    params = features.random_params(5, "block2_conv1")
+    image = rng.uniform(0, 255, (1, 16, 20, 3)).astype(np.float32)
+    exact = network_gradient(features.build_extractor(params, tapped), image, tapped)[1]
+    net = features.build_extractor(params, tapped, dtype="mixed_bfloat16")
+    assert net.get_layer("block2_conv1").compute_dtype == "bfloat16"
+    rounded = network_gradient(net, image, tapped)[1]
+    cosine = (exact * rounded).sum() / np.linalg.norm(exact) / np.linalg.norm(rounded)
+    assert cosine > 0.99
+
+
+def test_turned_kernel_is_made_when_the_weights_are_loaded():
+    from stylizer import features
+
+    params = features.random_params(6, "block1_conv2")
+    layer = features.build_extractor(params, ("block1_conv2",)).get_layer("block1_conv2")
+    kernel = params["block1_conv2"][0]
+    np.testing.assert_array_equal(np.asarray(layer.turned), gradients.turned(kernel))
+    assert gradients.turned(kernel)[0, 0, 5, 7] == kernel[2, 2, 7, 5]
