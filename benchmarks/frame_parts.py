@@ -2,8 +2,8 @@
 
     python benchmarks/frame_parts.py --size 512 --frames 3
 
-A warm-like frame as the pipeline runs it (``iteration.warm_frame``), repeated; every compiled call it makes is timed until its result is on the
-host, so the parts add up to the frame (what is left is Python). On a machine whose speed moves between
+A warm-like frame as the pipeline runs it (``iteration.warm_frame``), repeated; every compiled call it
+makes is timed until its result is on the host, so the parts add up to the frame (what is left is Python). On a machine whose speed moves between
 runs this says more than a frame's time over a bare evaluation timed at another moment
 (``benchmarks/iteration.py``'s "frame+"): both sides here are the same frame.
 """

@@ -21,20 +21,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from iteration import conv_gflop, matmul_peak, median_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def median_ms(fn, repeat: int) -> float:
-    for _ in range(2):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(fn, repeat)
 
 
 def with_gradient(op):
@@ -95,8 +89,6 @@ def per_operation(size: int, repeat: int) -> None:
 
 
 def whole_evaluation(size: int, precision: str, repeat: int) -> None:
-    import iteration
-
     from stylizer import engine, gradients
     from stylizer.io.readers import load_image
     from stylizer.optimize import FrameTargets
@@ -120,8 +112,8 @@ def whole_evaluation(size: int, precision: str, repeat: int) -> None:
             start = time.perf_counter()
             calls[name]()
             times[name].append(time.perf_counter() - start)
-    peak = iteration.matmul_peak(precision)
-    gflop = iteration.conv_gflop(size, size, settings.layers_in_use)
+    peak = matmul_peak(precision)
+    gflop = conv_gflop(size, size, settings.layers_in_use)
     a, b = (statistics.median(times[n]) for n in ("tape", "written"))
     diff = np.abs(grads["written"] - grads["tape"]).sum() / np.abs(grads["tape"]).sum()
     print(f"\n{size} px, {precision}: one evaluation, {gflop:.1f} GFLOP of convolutions; matmul peak {peak:.1f} GFLOP/s")
@@ -147,7 +139,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     main()

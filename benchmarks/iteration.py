@@ -50,6 +50,19 @@ def conv_gflop(height: int, width: int, layers: tuple[str, ...]) -> float:
     return flops / 1e9
 
 
+def median_seconds(fn, repeat: int, warmup: int = 2) -> float:
+    """Median wall time of ``repeat`` calls of ``fn`` (each returning only once its result is ready) after
+    ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def matmul_peak(dtype: str, sizes: tuple[int, ...] = (2048, 4096), warmup: int = 3, repeat: int = 7) -> float:
     """GFLOP/s of the Keras backend's own n^3 matrix product (oneDNN/Eigen on a CPU, cuBLAS on a GPU) in
     ``dtype``: the peak an evaluation in that precision is compared with, the best of ``sizes``. (numpy's
@@ -65,14 +78,8 @@ def matmul_peak(dtype: str, sizes: tuple[int, ...] = (2048, 4096), warmup: int =
     best = 0.0
     for n in sizes:
         a = ops.cast(ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)), dtype)
-        for _ in range(warmup):
-            ops.convert_to_numpy(product(a))
-        times = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            ops.convert_to_numpy(product(a))
-            times.append(time.perf_counter() - t)
-        best = max(best, 2 * n**3 / statistics.median(times) / 1e9)
+        seconds = median_seconds(lambda: ops.convert_to_numpy(product(a)), repeat, warmup)
+        best = max(best, 2 * n**3 / seconds / 1e9)
     return best
 
 
@@ -101,14 +108,7 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
     target = stylizer.content_target(content)
     args = FrameTargets(target).arrays(content.shape)
     x = content[None]
-    for _ in range(warmup):
-        vg(x, *args)
-    bare = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        vg(x, *args)
-        bare.append(time.perf_counter() - t)
-    bare_s = statistics.median(bare)
+    bare_s = median_seconds(lambda: vg(x, *args), repeat, warmup)
     rule = StopRule(iterations, tolerance=0)
     # Each optimiser over a whole run: time per evaluation (the loop's own cost included) and final losses.
     runs = {}
@@ -120,9 +120,8 @@ def measure(size: int, precision: str, warmup: int, repeat: int, iterations: int
         result = optimise(f, content, FrameTargets(target), rule)
         runs[name] = ((time.perf_counter() - t) / result.evaluations, result)
     # A whole warm-like frame (warm_frame): its wall time against the evaluations it made, each at the bare
-    # call's cost. The
-    # median of `repeat` frames, each timed with the bare call right after it: one frame against a bare
-    # median taken minutes earlier moved by 1-20% between runs on a noisy machine.
+    # call's cost. The median of `repeat` frames, each timed with the bare call right after it: one frame
+    # against a bare median taken minutes earlier moved by 1-20% between runs on a noisy machine.
     near = runs["lbfgs"][1].image
     overheads = []
     for _ in range(repeat):

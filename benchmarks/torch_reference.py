@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from iteration import median_seconds  # benchmarks/iteration.py: numpy only at import, no TensorFlow
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
@@ -71,14 +70,7 @@ def torch_eval_ms(size: int, weights: Path, repeat: int) -> float:
         (grad,) = torch.autograd.grad(loss, x)
         return float(loss), grad
 
-    for _ in range(2):
-        step()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return 1000 * statistics.median(times)
+    return 1000 * median_seconds(step, repeat)
 
 
 def main() -> None:
