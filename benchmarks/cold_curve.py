@@ -73,8 +73,8 @@ def main() -> None:
         last: dict = {}
         inner = stylizer.value_and_grad
 
-        def recording(level_shape, inner=inner, last=last):
-            evaluate = inner(level_shape)
+        def recording(level_shape, *options, inner=inner, last=last):
+            evaluate = inner(level_shape, *options)
 
             def call(image, *targets):
                 last["image"] = image

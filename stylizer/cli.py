@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warm-margin", type=_margin, metavar="FRACTION|off",
                    help="a warm frame stops once its losses are within this fraction of the shot's first, "
                         "converged frame (default 0.1); off: always spend --warm-iterations")
-    g.add_argument("--warm-min-iterations", type=int, help="iterations every warm frame runs (default 1)")
+    g.add_argument("--warm-min-iterations", type=int,
+                   help="iterations every warm frame runs before it may stop (default 0: a warped start already "
+                        "as good as the shot's first frame is kept)")
     g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
                    help="optimise cold frames and images at full size from the first iteration")
     g.add_argument("--content-weight", type=float)
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "structures of the painting, on the shallow ones its fine texture")
     g.add_argument("--pooling", choices=["max", "avg"],
                    help="VGG16's pooling (default max; avg is Gatys et al.'s recommendation)")
-    g.add_argument("--init", help="content, noise, or an image path")
+    g.add_argument("--init", help="where a cold start begins: palette (the default: the photo in the painting's "
+                                  "colours), content, noise, or an image path")
     g.add_argument("--seed", type=int)
     g.add_argument("--preserve-colors", nargs="?", const="swap", choices=MODES, metavar="MODE",
                    help="keep the photo's colours: swap (the default of the bare flag: the result's luminance "

@@ -47,6 +47,15 @@ class ColourStats:
         """(mean, standard deviation) of the luma of the same pixels."""
         return float(_LUMA @ np.array(self.mean)), float(np.sqrt(max(_LUMA @ self.matrix @ _LUMA, 0.0)))
 
+    @classmethod
+    def blend(cls, parts: list["ColourStats"], weights: list[float]) -> "ColourStats":
+        """The statistics of a mixture: each part's pixels counted by its weight (a blend of paintings)."""
+        w = np.asarray(weights, np.float64) / np.sum(weights)
+        means = np.array([p.mean for p in parts])
+        mean = w @ means
+        second = sum(wi * (p.matrix + np.outer(m, m)) for wi, p, m in zip(w, parts, means))
+        return cls(tuple(map(float, mean)), tuple(map(float, (second - np.outer(mean, mean)).ravel())))
+
     def key(self) -> str:
         return ",".join(f"{v:.3f}" for v in (*self.mean, *self.cov))
 
@@ -110,11 +119,17 @@ def style_for(style: np.ndarray, mode: str | None, stats: ColourStats | None) ->
     if mode == "luminance":
         (mean_s, std_s), (mean_c, std_c) = own.luminance(), stats.luminance()
         return grey((luma(style) - mean_s) * (std_c / max(std_s, 1e-6)) + mean_c)
-    # The symmetric (principal-axes) square roots, as in Image Analogies: the map that changes the
-    # colours least among those that give the photo's covariance.
-    transform = _sqrtm(stats.matrix) @ _inverse_sqrtm(own.matrix)
-    pixels = (np.asarray(style, np.float64).reshape(-1, 3) - own.mean) @ transform.T + stats.mean
-    return np.clip(pixels, 0, 255).reshape(style.shape).astype(np.float32)
+    return recolour(style, own, stats)
+
+
+def recolour(image: np.ndarray, own: ColourStats, target: ColourStats) -> np.ndarray:
+    """``image`` (whose statistics are ``own``) mapped linearly to the mean and covariance of ``target``.
+
+    The symmetric (principal-axes) square roots, as in Image Analogies: the map that changes the colours
+    least among those that give the target's covariance."""
+    transform = _sqrtm(target.matrix) @ _inverse_sqrtm(own.matrix)
+    pixels = (np.asarray(image, np.float64).reshape(-1, 3) - own.mean) @ transform.T + target.mean
+    return np.clip(pixels, 0, 255).reshape(image.shape).astype(np.float32)
 
 
 def swap_chroma(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ MIN_SIDE = 32  # below this VGG16's pooling leaves nothing of the deeper layers
 # benchmarks/iteration.py (see benchmarks/RESULTS.md), with a margin.
 BYTES_PER_ACTIVATION = 4 * 3.5
 WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
+PALETTE_SIDE = 256  # longest side of the painting's thumbnail whose colour statistics --init palette takes
 
 
 def working_shape(height: int, width: int, size: int) -> tuple[int, int]:
@@ -132,6 +133,7 @@ class Stylizer:
         self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
         self._objectives: dict[tuple[int, str | None], compute.ValueAndGrad] = {}
+        self._palettes: dict[str | None, ColourStats] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
         """The style image's longest side for a level of this shape: ``style_scale`` times the level's, up
@@ -166,11 +168,32 @@ class Stylizer:
                                                                 on_device=self.on_device)
         return self._objectives[key]
 
-    def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None) -> np.ndarray:
+    def palette(self, colours: ColourStats | None = None) -> ColourStats:
+        """Colour statistics of the painting as the style loss sees it (matched to ``colours`` where
+        --preserve-colors asks; a blend of paintings by their weights)."""
+        mode = self.settings.preserve_colors
+        key = colours.key() if colour.needs_stats(mode) else None
+        if key not in self._palettes:
+            stats = []
+            for image in self.styles.images:
+                # The statistics of a thumbnail are the painting's; a large scan would only cost time.
+                small = resize(image, *working_shape(*image.shape[:2], PALETTE_SIDE)).astype(np.float32)
+                stats.append(ColourStats.of([colour.style_for(small, mode, colours)]))
+            # One entry: under --preserve-colors a folder's photos each match the painting anew.
+            self._palettes = {key: ColourStats.blend(stats, self.styles.blend)}
+        return self._palettes[key]
+
+    def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None,
+                      colours: ColourStats | None = None) -> np.ndarray:
         init = self.settings.init if init is None else init
         if isinstance(init, np.ndarray):
             return resize(init.astype(np.float32), *content.shape[:2])
-        if init == "content":
+        if init == "palette" and self.settings.style_weight > 0:
+            # The photo in the painting's colours: the style loss's first layers weigh colour statistics
+            # heavily, and a start that already has them spends no iterations on recolouring
+            # (benchmarks/RESULTS.md "Short shots"). Without a style loss nothing asks for them.
+            return colour.recolour(content, ColourStats.of([content]), self.palette(colours))
+        if init in ("content", "palette"):
             return content.astype(np.float32)
         if init == "noise":
             rng = np.random.default_rng(self.settings.seed)
@@ -231,7 +254,7 @@ class Stylizer:
         for shape, budget in plan:
             level_content = resize(content, *shape)
             if previous is None:
-                x = self.initial_image(level_content, init)
+                x = self.initial_image(level_content, init, colours)
             else:
                 # The coarser result, enlarged, with the photo's own detail band put back: upsampling alone
                 # leaves a blurred picture whose content loss the finer level then spends its budget on.

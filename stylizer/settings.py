@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-Init = str  # "content", "noise", or a path to an image
+Init = str  # "palette" (the photo in the painting's colours), "content", "noise", or a path to an image
 Temporal = Literal["flow", "warm", "none"]
 Precision = Literal["auto", "float32", "bfloat16"]
 
@@ -41,7 +41,7 @@ class Settings:
     # A warm frame stops once its picture losses are within this fraction of the shot's converged cold frame
     # (optimize.stopping.Goal); None spends the whole warm budget. Chosen by measurement (RESULTS.md).
     warm_margin: float | None = 0.1
-    warm_min_iterations: int = 1
+    warm_min_iterations: int = 0  # 0: a warped start already at the goal is kept as it is (one evaluation)
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0
@@ -55,7 +55,7 @@ class Settings:
     style_layers: tuple[str, ...] = (
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1",
     )
-    init: Init = "content"
+    init: Init = "palette"  # cold starts only; warm frames start from the previous result
     seed: int = 0
     preserve_colors: str | None = None  # None, or a mode of colour.MODES
     temporal: Temporal = "flow"

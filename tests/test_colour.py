@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from stylizer import colour, engine
+from stylizer import colour, engine, features
 from stylizer.io.readers import load_image
 from stylizer.settings import Settings
 
@@ -84,3 +84,49 @@ def test_luminance_transfer_keeps_the_chroma_and_stylises_the_luminance():
     painting = colour.style_for(styles.images[0].astype(np.float32), "luminance", colour.ColourStats.of([content]))
     distance = {mode: meter.style_distance(colour.grey(colour.luma(out)), painting) for mode, out in outputs.items()}
     assert distance["luminance"] <= 1.1 * distance[None], distance
+
+
+def test_blended_statistics_are_those_of_the_pooled_pixels():
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(0, 120, (6, 6, 3)), rng.uniform(100, 255, (6, 6, 3))
+    # Weights 1:2 count b's pixels twice: the same as pooling a once and b twice.
+    blended = colour.ColourStats.blend([colour.ColourStats.of([a]), colour.ColourStats.of([b])], [1.0, 2.0])
+    pooled = colour.ColourStats.of([a, b, b])
+    np.testing.assert_allclose(blended.mean, pooled.mean, atol=1e-9)
+    np.testing.assert_allclose(blended.matrix, pooled.matrix, atol=1e-6)
+
+
+def test_palette_start_is_the_photo_in_the_paintings_colours():
+    styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())
+    photo = load_image(SAMPLES / "chelsea.jpg").rgb
+    content = engine.resize(photo, *engine.working_shape(*photo.shape[:2], 96)).astype(np.float32)
+    stylizer = engine.Stylizer(Settings(size=96), styles, params=features.random_params(0))
+    painting = stylizer.palette()
+    np.testing.assert_allclose(painting.mean, colour.ColourStats.of([styles.images[0]]).mean, atol=1)
+    start = stylizer.initial_image(content)  # the default init
+    matched, photo_stats = colour.ColourStats.of([start]), colour.ColourStats.of([content])
+    np.testing.assert_allclose(matched.mean, painting.mean, atol=5)
+    # Clipping to 0-255 trims the darkest blues, so the covariance is near the painting's, not equal to it.
+    assert np.linalg.norm(matched.matrix - painting.matrix) < 0.4 * np.linalg.norm(photo_stats.matrix - painting.matrix)
+    # The photo's structure stays: the start is a per-pixel colour map of it, not the painting.
+    assert np.corrcoef(colour.luma(start).ravel(), colour.luma(content).ravel())[0, 1] > 0.9
+    # --init content is the photo itself; under --preserve-colors histogram the painting is matched to
+    # the photo, so the palette start keeps the photo's own colours.
+    assert np.array_equal(stylizer.initial_image(content, "content"), content)
+    keep = engine.Stylizer(Settings(size=96, preserve_colors="histogram"), styles, params=features.random_params(0))
+    np.testing.assert_allclose(colour.ColourStats.of([keep.initial_image(content, colours=photo_stats)]).mean,
+                               photo_stats.mean, atol=4)
+
+
+@pytest.mark.weights
+@pytest.mark.slow
+def test_palette_start_reaches_a_lower_style_loss_than_the_photo_in_the_same_budget():
+    styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())
+    photo = load_image(SAMPLES / "chelsea.jpg").rgb
+    content = engine.resize(photo, *engine.working_shape(*photo.shape[:2], 96)).astype(np.float32)
+    parts = {}
+    for init in ("content", "palette"):
+        stylizer = engine.Stylizer(Settings(size=96, init=init, coarse_to_fine=False), styles)
+        parts[init] = stylizer.stylize(content, 15).parts
+    assert parts["palette"]["style"] < 0.9 * parts["content"]["style"], parts
+    assert parts["palette"]["content"] < 1.0, parts

@@ -466,9 +466,12 @@ def test_nan_in_a_video_keeps_its_length_lists_the_frame_and_a_rerun_retries_it(
         tmp_path: Path, clip: Path, style_image: Path) -> None:
     out = tmp_path / "out.mp4"
     made: list[NaNStylizer] = []
-    # Frame 0: attempt 0; frame 1: attempts 1 and 2 poisoned -> failed; frames 2, 3 fine.
-    report = pipeline.run(TINY, clip, [style_image], out,
-                          stylizer_factory=nan_factory(TINY, style_image, {1, 2}, made))
+    # Frame 0: attempt 0; frame 1: attempts 1 and 2 poisoned -> failed; frames 2, 3 fine. Warm frames take
+    # an iteration here, so that frame 1 reaches its poisoned second evaluation even when its warped start
+    # is already at the goal.
+    settings = TINY.replace(warm_min_iterations=1)
+    report = pipeline.run(settings, clip, [style_image], out,
+                          stylizer_factory=nan_factory(settings, style_image, {1, 2}, made))
     assert made[0].inits[:3] == [None, "previous", "content"]
     assert [source for source, _ in report.failed] == [f"{clip} frame 1"]
     assert report.done == 3
@@ -476,7 +479,7 @@ def test_nan_in_a_video_keeps_its_length_lists_the_frame_and_a_rerun_retries_it(
     failures = out.with_name("out.mp4.failures.txt")
     assert "frame 1" in failures.read_text()
 
-    report = pipeline.run(TINY, clip, [style_image], out)
+    report = pipeline.run(settings, clip, [style_image], out)
     assert (report.done, report.failed) == (1, [])
     assert not failures.exists()
     assert video_facts(out)[3] == 4
