@@ -104,6 +104,20 @@ def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_devi
     raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
 
 
+def make_value(objective: Objective) -> Callable[..., tuple[float, np.ndarray]]:
+    """The loss and its parts without the gradient, as numpy: the network's forward pass only, about a
+    third of an evaluation. Enough to judge a picture that is not going to be optimised (a warm frame's
+    warped start that is already at the shot's level, or a finished result being measured)."""
+    forward = compile_function(lambda *arrays: objective(*arrays))
+
+    def call(image, content_target, temporal_target, temporal_mask):
+        loss, parts = forward(*(keras.ops.convert_to_tensor(a, "float32")
+                                for a in (image, content_target, temporal_target, temporal_mask)))
+        return float(keras.ops.convert_to_numpy(loss)), keras.ops.convert_to_numpy(parts)
+
+    return call
+
+
 def compile_function(fn: Callable) -> Callable:
     """``fn`` (written with keras.ops) as one compiled call: traced once per input shape."""
     backend = keras.backend.backend()

@@ -115,6 +115,13 @@ def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
     return Styles(images, weights_, digest.hexdigest()[:16])
 
 
+@dataclass
+class _Compiled:
+    objective: losses.Objective
+    value_and_grad: compute.ValueAndGrad
+    value: object | None = None  # compute.make_value's call, built the first time it is needed
+
+
 class Stylizer:
     """Holds everything that is fixed for a run; ``stylize`` optimises one image."""
 
@@ -132,7 +139,9 @@ class Stylizer:
         self.styles = styles
         self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
-        self._objectives: dict[tuple[int, str | None], compute.ValueAndGrad] = {}
+        # (style side, colour reference, content scale) -> the objective, its compiled value-and-gradient
+        # call and, once asked for, its forward-only call
+        self._objectives: dict[tuple[int, str | None, float], _Compiled] = {}
         self._palettes: dict[str | None, ColourStats] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
@@ -145,6 +154,16 @@ class Stylizer:
         """Compiled loss+gradient for images whose longest side matches ``shape``'s (and, where
         --preserve-colors matches the style to the photo, for photos of these ``colours``), with the content
         weight times ``content_scale``; built once and reused."""
+        return self._compiled(shape, colours, content_scale).value_and_grad
+
+    def value(self, shape: tuple[int, int], colours: ColourStats | None = None, content_scale: float = 1.0):
+        """The same objective's loss and parts without the gradient (``compute.make_value``)."""
+        compiled = self._compiled(shape, colours, content_scale)
+        if compiled.value is None:
+            compiled.value = compute.make_value(compiled.objective)
+        return compiled.value
+
+    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None, content_scale: float) -> "_Compiled":
         mode = self.settings.preserve_colors
         side = self._style_side(shape)
         reference = colours.key() if colour.needs_stats(mode) else None
@@ -164,8 +183,8 @@ class Stylizer:
                 losses.LossWeights(s.content_weight * content_scale, s.style_weight, s.tv_weight, s.temporal_weight),
                 dict(zip(s.style_layers, s.style_layer_weights)),
             )
-            self._objectives[key] = compute.make_value_and_grad(objective, self.jit_compile,
-                                                                on_device=self.on_device)
+            self._objectives[key] = _Compiled(objective, compute.make_value_and_grad(
+                objective, self.jit_compile, on_device=self.on_device))
         return self._objectives[key]
 
     def palette(self, colours: ColourStats | None = None) -> ColourStats:
@@ -225,6 +244,7 @@ class Stylizer:
         memory: tuple | None = None,
         colours: ColourStats | None = None,
         content_scale: float | None = None,
+        probe: bool = True,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
@@ -233,7 +253,8 @@ class Stylizer:
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
         ``content_scale``: a cold start's content weight relative to --content-weight (None: the images'
-        multiscale.CONTENT_SCALE)."""
+        multiscale.CONTENT_SCALE). ``probe``: judge a warm start that may stop at once by a forward pass
+        before any gradient (``_optimise``); worth it where the previous frame's start was kept."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
         content, colours = self._colour_space(content, colours)
@@ -242,7 +263,7 @@ class Stylizer:
         if warm:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
-                                  memory, colours)
+                                  memory, colours, probe=probe and rule.goal is not None and rule.min_iterations == 0)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
         if content_scale is None:
             content_scale = multiscale.CONTENT_SCALE if len(plan) > 1 else 1.0
@@ -287,13 +308,23 @@ class Stylizer:
         return tile_layout(*shape, self.settings.layers_in_use, memory_budget(self.settings.memory))
 
     def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None,
-                  content_scale: float = 1.0) -> Result:
+                  content_scale: float = 1.0, probe: bool = False) -> Result:
+        """``probe``: first judge the start by a forward pass alone and keep it as it is if it already
+        reaches ``rule.goal``: a warm frame of a slow shot usually does, and then costs a third of an
+        evaluation instead of a whole one (benchmarks/RESULTS.md "Warm starts judged without a gradient")."""
         # The whole picture's style targets, also for its tiles: their stroke size is the picture's.
         vg = self.value_and_grad(content.shape[:2], colours, content_scale)
         layout = self._layout(content.shape[:2])
         if len(layout) > 1:
             return self._optimise_tiles(layout, vg, content, x0, temporal, mask, rule, progress)
-        return self._run(vg, x0, FrameTargets(self.content_target(content), temporal, mask), rule, progress, memory)
+        targets = FrameTargets(self.content_target(content), temporal, mask)
+        if probe:
+            x0 = np.clip(np.asarray(x0, np.float32), 0, 255)
+            loss, parts = self.value(content.shape[:2], colours, content_scale)(x0[None], *targets.arrays(x0.shape))
+            parts = dict(zip(losses.PART_NAMES, map(float, parts)))
+            if np.isfinite(loss) and rule.goal.reached(parts):
+                return Result(x0, loss, parts, 0, 0, "reached", memory=memory)
+        return self._run(vg, x0, targets, rule, progress, memory)
 
     def _run(self, vg, x0, targets: FrameTargets, rule: StopRule, progress, memory=None) -> Result:
         if self.optimizer == "lbfgs":
@@ -334,8 +365,8 @@ class Stylizer:
         content, colours = self._colour_space(content, None)
         image = colour.content_for(image, self.settings.preserve_colors)
         args = FrameTargets(self.content_target(content)).arrays(image.shape)
-        parts = self.value_and_grad(image.shape[:2], colours)(image[None].astype(np.float32), *args)[2]
-        return dict(zip(losses.PART_NAMES, map(float, keras.ops.convert_to_numpy(parts))))
+        parts = self.value(image.shape[:2], colours)(image[None].astype(np.float32), *args)[1]
+        return dict(zip(losses.PART_NAMES, map(float, parts)))
 
 
 

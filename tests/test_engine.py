@@ -55,6 +55,30 @@ def test_pictures_beyond_memory_are_tiled_and_refused_only_below_the_smallest_ti
     assert engine.working_shape(2000, 3000, FULL) == (2000, 3000)
 
 
+def test_a_warm_start_already_at_the_goal_is_kept_without_a_gradient(style_image):
+    """A warm frame's start that reaches the shot's level is judged by a forward pass and kept as it is (no
+    evaluation of the gradient, the curvature memory passed on); one that does not is optimised."""
+    from conftest import pattern
+    from stylizer import features
+
+    settings = Settings(size=48, iterations=25, coarse_to_fine=False, precision="float32", optimizer="lbfgs")
+    stylizer = engine.Stylizer(settings, engine.load_styles([style_image], ()),
+                               params=features.random_params(0, "block5_conv1"))
+    content = pattern(48, 40, seed=3).astype(np.float32)
+    cold = stylizer.stylize(content, settings.iterations, init="content")
+    goal = stylizer.goal(cold.parts)
+
+    kept = stylizer.stylize(content, 10, init=cold.image, goal=goal, memory=cold.memory)
+    assert (kept.stop, kept.iterations, kept.evaluations) == ("reached", 0, 0)
+    np.testing.assert_array_equal(kept.image, cold.image)
+    assert kept.memory is cold.memory
+    assert kept.parts["style"] == pytest.approx(stylizer.loss_parts(cold.image, content)["style"], rel=1e-4)
+
+    far = stylizer.stylize(content, 10, init=content.copy(), goal=goal, memory=cold.memory)
+    assert far.evaluations > 1 and far.iterations > 0
+    assert far.parts["style"] < stylizer.loss_parts(content, content)["style"]
+
+
 @pytest.mark.weights
 def test_tiled_optimisation_stylises_every_tile_without_seams():
     styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())

@@ -39,6 +39,16 @@ def test_gradient_matches_finite_differences(problem):
         assert grad[idx] == pytest.approx(fd, rel=5e-2, abs=1e-5)
 
 
+def test_the_forward_only_call_gives_the_losses_of_the_value_and_gradient_call(problem):
+    objective, content, target = problem
+    args = FrameTargets(target).arrays(content.shape)
+    x = np.clip(content[None] + 40, 0, 255).astype(np.float32)
+    loss, _, parts = compute.make_value_and_grad(objective)(x, *args)
+    forward_loss, forward_parts = compute.make_value(objective)(x, *args)
+    assert forward_loss == pytest.approx(float(loss), rel=1e-5)
+    np.testing.assert_allclose(forward_parts, parts, rtol=1e-5)
+
+
 @pytest.mark.parametrize("name", OPTIMISERS)
 def test_lowers_the_loss_and_respects_the_pixel_bounds(problem, name):
     objective, content, target = problem
@@ -125,7 +135,9 @@ def test_goal_needs_the_style_as_well_as_the_whole_picture():
 
 def test_coarse_to_fine_levels():
     assert multiscale.levels(384, 512, 100) == [((96, 128), 25), ((192, 256), 25), ((384, 512), 50)]
-    assert multiscale.levels(100, 200, 100) == [((100, 200), 100)]  # too small for a coarser level
+    # Below twice MIN_SIDE the coarser level is MIN_SIDE itself, while it is at least MIN_STEP times smaller.
+    assert multiscale.levels(144, 192, 100) == [((96, 128), 25), ((144, 192), 50)]
+    assert multiscale.levels(90, 160, 100) == [((90, 160), 100)]  # too small for a coarser level
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
 MAX_LEVELS = 3
+# A coarser level is half the side of the one above it, or MIN_SIDE where half would be smaller; one that is
+# not at least MIN_STEP times smaller saves too little to pay for its own trace and start.
+MIN_STEP = 1.4
 COARSE_SHARE = 0.25  # iterations at each coarser level, as a fraction of the cold budget
 FINE_SHARE = 0.5  # iterations at full size, as a fraction of the cold budget
 # Every level's content weight for an image, relative to --content-weight (see above); a shot's first
@@ -24,9 +27,13 @@ CONTENT_SCALE = 1.25
 def levels(height: int, width: int, iterations: int, enabled: bool = True) -> list[tuple[tuple[int, int], int]]:
     """[((h, w), iterations), ...] from the coarsest level to full size."""
     shapes = [(height, width)]
-    while enabled and len(shapes) < MAX_LEVELS and max(shapes[-1]) // 2 >= MIN_SIDE:
+    while enabled and len(shapes) < MAX_LEVELS:
         h, w = shapes[-1]
-        shapes.append((max(1, round(h / 2)), max(1, round(w / 2))))
+        side = max(h, w)
+        coarser = max(side // 2, MIN_SIDE)
+        if coarser * MIN_STEP > side:
+            break
+        shapes.append((max(1, round(h * coarser / side)), max(1, round(w * coarser / side))))
     if len(shapes) == 1:
         return [((height, width), iterations)]
     coarse = max(1, round(iterations * COARSE_SHARE))
