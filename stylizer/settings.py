@@ -41,7 +41,7 @@ class Settings:
     # A warm frame stops once its picture losses are within this fraction of the shot's converged cold frame
     # (optimize.stopping.Goal); None spends the whole warm budget. Chosen by measurement (RESULTS.md).
     warm_margin: float | None = 0.1
-    warm_min_iterations: int = 0  # 0: a warped start already at the goal is kept as it is (one evaluation)
+    warm_min_iterations: int = 0  # 0: a warped start already at the goal is kept as it is (at most one evaluation)
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0
