@@ -138,6 +138,8 @@ def test_coarse_to_fine_levels():
     # Below twice MIN_SIDE the coarser level is MIN_SIDE itself, while it is at least MIN_STEP times smaller.
     assert multiscale.levels(144, 192, 100) == [((96, 128), 25), ((144, 192), 50)]
     assert multiscale.levels(90, 160, 100) == [((90, 160), 100)]  # too small for a coarser level
+    # Larger pictures halve, and stop before a level under MIN_SIDE.
+    assert multiscale.levels(288, 384, 100) == [((144, 192), 25), ((288, 384), 50)]
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 
 

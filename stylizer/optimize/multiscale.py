@@ -14,8 +14,8 @@ from __future__ import annotations
 
 MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
 MAX_LEVELS = 3
-# A coarser level is half the side of the one above it, or MIN_SIDE where half would be smaller; one that is
-# not at least MIN_STEP times smaller saves too little to pay for its own trace and start.
+# A coarser level is half the side of the one above it; a picture under twice MIN_SIDE gets one at MIN_SIDE
+# instead, if that is at least MIN_STEP times smaller (less saves too little to pay for its trace and start).
 MIN_STEP = 1.4
 COARSE_SHARE = 0.25  # iterations at each coarser level, as a fraction of the cold budget
 FINE_SHARE = 0.5  # iterations at full size, as a fraction of the cold budget
@@ -30,8 +30,10 @@ def levels(height: int, width: int, iterations: int, enabled: bool = True) -> li
     while enabled and len(shapes) < MAX_LEVELS:
         h, w = shapes[-1]
         side = max(h, w)
-        coarser = max(side // 2, MIN_SIDE)
-        if coarser * MIN_STEP > side:
+        coarser = side // 2
+        if coarser < MIN_SIDE and len(shapes) == 1:
+            coarser = MIN_SIDE  # a picture under twice MIN_SIDE: its one coarser level is MIN_SIDE itself
+        if coarser < MIN_SIDE or coarser * MIN_STEP > side:
             break
         shapes.append((max(1, round(h * coarser / side)), max(1, round(w * coarser / side))))
     if len(shapes) == 1:
