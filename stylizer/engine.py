@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import keras
@@ -119,7 +120,7 @@ def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
 class _Compiled:
     objective: losses.Objective
     value_and_grad: compute.ValueAndGrad
-    value: object | None = None  # compute.make_value's call, built the first time it is needed
+    value: Callable[..., tuple[float, np.ndarray]] | None = None  # compute.make_value's call, built when first needed
 
 
 class Stylizer:
@@ -163,7 +164,7 @@ class Stylizer:
             compiled.value = compute.make_value(compiled.objective)
         return compiled.value
 
-    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None, content_scale: float) -> "_Compiled":
+    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None, content_scale: float) -> _Compiled:
         mode = self.settings.preserve_colors
         side = self._style_side(shape)
         reference = colours.key() if colour.needs_stats(mode) else None
@@ -322,7 +323,8 @@ class Stylizer:
             x0 = np.clip(np.asarray(x0, np.float32), 0, 255)
             loss, parts = self.value(content.shape[:2], colours, content_scale)(x0[None], *targets.arrays(x0.shape))
             parts = dict(zip(losses.PART_NAMES, map(float, parts)))
-            if np.isfinite(loss) and rule.goal.reached(parts):
+            # The optimiser's own test at its start, so a kept start is exactly one it would stop at.
+            if np.isfinite(loss) and rule.check([], parts) == "reached":
                 return Result(x0, loss, parts, 0, 0, "reached", memory=memory)
         return self._run(vg, x0, targets, rule, progress, memory)
 
