@@ -40,10 +40,10 @@ def main() -> None:
                         metavar="DX,DY", help=f"window offsets, each from 0 to {MARGIN}")
     args = parser.parse_args()
 
-    from stylizer.io.readers import iter_video_frames, load_image
+    from stylizer.io.readers import detect_input_kind, iter_video_frames, load_image
     from stylizer.metrics import IndependentFeatures
 
-    if args.picture.suffix.lower() in {".mp4", ".avi", ".mov", ".mkv", ".webm"}:
+    if detect_input_kind(args.picture) == "video":
         frames = iter_video_frames(args.picture)
         try:
             picture = next(frames)[1]
