@@ -26,10 +26,11 @@ import numpy as np
 def spline_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    coords = [ys + flow[..., 1], xs + flow[..., 0]]
-    return np.stack([ndimage.map_coordinates(image[..., c], coords, order=5, mode="nearest")
+    from stylizer import temporal
+
+    # The sampling positions of the product's warp, so that only the kernel differs.
+    map_x, map_y = temporal._sample_grid(flow)
+    return np.stack([ndimage.map_coordinates(image[..., c], [map_y, map_x], order=5, mode="nearest")
                      for c in range(image.shape[2])], axis=-1)
 
 
