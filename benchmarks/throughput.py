@@ -9,8 +9,9 @@ both are removed at the end.
 
 Quality is judged with measures the optimiser never sees (stylizer.metrics, this checkout), computed after
 all timed runs: flicker E_warp with Farneback flow (the optimiser's temporal term uses DIS); style and
-content distances on other VGG16 layers (style block1_conv2 ... block5_conv3, content block3_conv3) at a
-fixed working side; sharpness relative to the input. For videos, style and sharpness are given at the
+content distances on other VGG16 layers (style block1_conv2 ... block5_conv3, content block3_conv3) and on
+another ImageNet network, SqueezeNet 1.1 (stylizer.squeezenet; columns "sq"), at a fixed working side;
+sharpness relative to the input. For videos, style and sharpness are given at the
 start, middle and end (means over 3 frames around the first, middle and last frame) and over all frames;
 a drift between start and end is what warm-started frames accumulate.
 
@@ -161,14 +162,30 @@ def _mean(values) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
-def video_quality(clip: Path, out: Path, style: np.ndarray, meter) -> dict:
+def _distances(meters: dict, image: np.ndarray, style: np.ndarray, photo: np.ndarray) -> dict[str, float]:
+    """{"style": .., "content": .., "sq_style": .., ...}: the first meter's keys bare, the others' prefixed."""
+    out = {}
+    for i, (prefix, meter) in enumerate(meters.items()):
+        for key, value in meter.distances(image, style_image=style, photo=photo).items():
+            out[key if i == 0 else f"{prefix}_{key}"] = value
+    return out
+
+
+def quality_meters(side: int) -> dict:
+    """The independent measures: VGG16 on layers the loss does not use, and SqueezeNet 1.1."""
+    from stylizer.metrics import IndependentFeatures
+
+    return {"vgg16": IndependentFeatures(side=side), "sq": IndependentFeatures(side=side, network="squeezenet")}
+
+
+def video_quality(clip: Path, out: Path, style: np.ndarray, meters: dict) -> dict:
     import cv2
 
     from stylizer.io.readers import iter_video_frames
     from stylizer.metrics import WarpErrorMeter, relative_sharpness
 
     flicker, drift = WarpErrorMeter("farneback"), WarpErrorMeter("farneback", gap=10)
-    styles, contents, sharp = [], [], []
+    scores, sharp = [], []
     inputs, outputs = iter_video_frames(clip), iter_video_frames(out)
     try:
         for (_, in_frame), (_, out_frame) in zip(inputs, outputs):
@@ -176,28 +193,28 @@ def video_quality(clip: Path, out: Path, style: np.ndarray, meter) -> dict:
                 out_frame = cv2.resize(out_frame, in_frame.shape[1::-1], interpolation=cv2.INTER_AREA)
             flicker.add(in_frame, out_frame)
             drift.add(in_frame, out_frame)
-            d = meter.distances(out_frame, style_image=style, photo=in_frame)
-            styles.append(d["style"])
-            contents.append(d["content"])
+            scores.append(_distances(meters, out_frame, style, in_frame))
             sharp.append(relative_sharpness(out_frame, in_frame))
     finally:
         inputs.close()
         outputs.close()
     q = {"frames": flicker.count, "ewarp_farneback": flicker.value, "ewarp_farneback_input": flicker.input_value,
          "ewarp_farneback_10": drift.value, "ewarp_farneback_10_input": drift.input_value,
-         "style_mean": _mean(styles), "content_mean": _mean(contents), "sharpness_mean": _mean(sharp)}
-    for name, idx in windows(len(styles)).items():
-        q[f"style_{name}"] = _mean(styles[i] for i in idx)
+         "sharpness_mean": _mean(sharp)}
+    for key in (scores[0] if scores else {}):
+        q[f"{key}_mean"] = _mean(d[key] for d in scores)
+        for name, idx in windows(len(scores)).items():
+            q[f"{key}_{name}"] = _mean(scores[i][key] for i in idx)
+    for name, idx in windows(len(sharp)).items():
         q[f"sharpness_{name}"] = _mean(sharp[i] for i in idx)
-        q[f"content_{name}"] = _mean(contents[i] for i in idx)
     return q
 
 
-def folder_quality(photos: Path, out: Path, style: np.ndarray, meter) -> dict:
+def folder_quality(photos: Path, out: Path, style: np.ndarray, meters: dict) -> dict:
     from stylizer.io.readers import list_images, load_image
     from stylizer.metrics import relative_sharpness
 
-    styles, contents, sharp, missing = [], [], [], 0
+    scores, sharp, missing = [], [], 0
     outputs = {p.relative_to(out).with_suffix(""): p for p in list_images(out, recursive=True)[0]}
     for photo_path in list_images(photos, recursive=True)[0]:
         out_path = outputs.get(photo_path.relative_to(photos).with_suffix(""))
@@ -205,12 +222,12 @@ def folder_quality(photos: Path, out: Path, style: np.ndarray, meter) -> dict:
             missing += 1
             continue
         photo, result = load_image(photo_path).rgb, load_image(out_path).rgb
-        d = meter.distances(result, style_image=style, photo=photo)
-        styles.append(d["style"])
-        contents.append(d["content"])
+        scores.append(_distances(meters, result, style, photo))
         sharp.append(relative_sharpness(result, photo))
-    return {"images": len(styles), "missing": missing, "style_mean": _mean(styles),
-            "content_mean": _mean(contents), "sharpness_mean": _mean(sharp)}
+    q = {"images": len(scores), "missing": missing, "sharpness_mean": _mean(sharp)}
+    for key in (scores[0] if scores else {}):
+        q[f"{key}_mean"] = _mean(d[key] for d in scores)
+    return q
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -250,9 +267,10 @@ def print_table(entry: dict, labels: dict[str, str]) -> None:
     head = f"{'revision':>16} {'wall s':>8} {'cli s':>7} {unit:>6} {unit[:-1] + '/h':>9} {'ratio':>6} {'it/item':>7}"
     if kind == "video":
         head += (f" {'E_warp fb':>9} {'gap 10':>9} {'style st':>8} {'mid':>7} {'end':>7} {'all':>7}"
-                 f" {'sharp st':>8} {'mid':>6} {'end':>6} {'all':>6} {'content':>7}")
+                 f" {'sq st':>7} {'mid':>7} {'end':>7}"
+                 f" {'sharp st':>8} {'mid':>6} {'end':>6} {'all':>6} {'content':>7} {'sq cont':>7}")
     else:
-        head += f" {'style':>7} {'content':>7} {'sharp':>6}"
+        head += f" {'style':>7} {'content':>7} {'sq style':>8} {'sq cont':>7} {'sharp':>6}"
     print(head)
     base = entry["summary"]["baseline"].get("per_hour")
     for side in SIDES:
@@ -267,11 +285,15 @@ def print_table(entry: dict, labels: dict[str, str]) -> None:
             line += (f" {fmt(q.get('ewarp_farneback'), '.5f')} {fmt(q.get('ewarp_farneback_10'), '.5f')}"
                      f" {fmt(q.get('style_start'), '.4f', 8)}"
                      f" {fmt(q.get('style_mid'), '.4f', 7)} {fmt(q.get('style_end'), '.4f', 7)}"
-                     f" {fmt(q.get('style_mean'), '.4f', 7)} {fmt(q.get('sharpness_start'), '.3f', 8)}"
+                     f" {fmt(q.get('style_mean'), '.4f', 7)} {fmt(q.get('sq_style_start'), '.4f', 7)}"
+                     f" {fmt(q.get('sq_style_mid'), '.4f', 7)} {fmt(q.get('sq_style_end'), '.4f', 7)}"
+                     f" {fmt(q.get('sharpness_start'), '.3f', 8)}"
                      f" {fmt(q.get('sharpness_mid'), '.3f', 6)} {fmt(q.get('sharpness_end'), '.3f', 6)}"
-                     f" {fmt(q.get('sharpness_mean'), '.3f', 6)} {fmt(q.get('content_mean'), '.4f', 7)}")
+                     f" {fmt(q.get('sharpness_mean'), '.3f', 6)} {fmt(q.get('content_mean'), '.4f', 7)}"
+                     f" {fmt(q.get('sq_content_mean'), '.4f', 7)}")
         else:
             line += (f" {fmt(q.get('style_mean'), '.4f', 7)} {fmt(q.get('content_mean'), '.4f', 7)}"
+                     f" {fmt(q.get('sq_style_mean'), '.4f', 8)} {fmt(q.get('sq_content_mean'), '.4f', 7)}"
                      f" {fmt(q.get('sharpness_mean'), '.3f', 6)}")
         print(line)
     if kind == "video" and entry["quality"].get("input_ewarp_farneback") is not None:
@@ -300,16 +322,20 @@ def comparison(entry: dict) -> dict:
     if kind == "video":
         out["flicker"] = ratio(qc.get("ewarp_farneback"), qb.get("ewarp_farneback"))
         out["flicker_10"] = ratio(qc.get("ewarp_farneback_10"), qb.get("ewarp_farneback_10"))
-        out["style_end"], out["style_mean"] = rel("style_end"), rel("style_mean")
         out["sharpness_end"] = ratio(qc.get("sharpness_end"), qb.get("sharpness_end"))
-        out["text"] += [f"flicker {out['flicker']:.2f}x", f"over 10 frames {out['flicker_10']:.2f}x",
-                        f"style end {out['style_end']:+.1%}",
-                        f"style all {out['style_mean']:+.1%}", f"sharpness end {out['sharpness_end']:.2f}x"]
+        out["text"] += [f"flicker {out['flicker']:.2f}x", f"over 10 frames {out['flicker_10']:.2f}x"]
+        for net, prefix in (("VGG16", ""), ("SqueezeNet", "sq_")):
+            for window in ("start", "mid", "end", "mean"):
+                out[f"{prefix}style_{window}"] = rel(f"{prefix}style_{window}")
+            out["text"].append(f"{net} style start / mid / end / all " + " / ".join(
+                f"{out[f'{prefix}style_{w}']:+.1%}" for w in ("start", "mid", "end", "mean")))
+        out["text"].append(f"sharpness end {out['sharpness_end']:.2f}x")
     else:
-        out["style"], out["content"] = rel("style_mean"), rel("content_mean")
+        for net, prefix in (("VGG16", ""), ("SqueezeNet", "sq_")):
+            out[f"{prefix}style"], out[f"{prefix}content"] = rel(f"{prefix}style_mean"), rel(f"{prefix}content_mean")
+            out["text"] += [f"{net} style {out[f'{prefix}style']:+.1%}", f"content {out[f'{prefix}content']:+.1%}"]
         out["sharpness"] = ratio(qc.get("sharpness_mean"), qb.get("sharpness_mean"))
-        out["text"] += [f"style {out['style']:+.1%}", f"content {out['content']:+.1%}",
-                        f"sharpness {out['sharpness']:.2f}x"]
+        out["text"].append(f"sharpness {out['sharpness']:.2f}x")
     return out
 
 
@@ -376,7 +402,7 @@ def main() -> None:
             finals.append(final)
 
         # Quality after every timed run, so that it cannot disturb the timing.
-        meter = style = None
+        meters = style = None
         for entry, final in zip(report["inputs"], finals):
             entry["quality"] = {}
             for side in SIDES:
@@ -384,14 +410,13 @@ def main() -> None:
                     continue
                 log(f"quality: {side} {entry['kind']} {Path(entry['input']).name}")
                 try:
-                    if meter is None:
+                    if meters is None:
                         from stylizer.io.readers import load_image
-                        from stylizer.metrics import IndependentFeatures
 
-                        meter = IndependentFeatures(side=args.metric_side)
+                        meters = quality_meters(args.metric_side)
                         style = load_image(style_path).rgb
                     measure = video_quality if entry["kind"] == "video" else folder_quality
-                    entry["quality"][side] = measure(Path(entry["input"]), final[side], style, meter)
+                    entry["quality"][side] = measure(Path(entry["input"]), final[side], style, meters)
                 except Exception as exc:  # a broken measure must not lose the timings
                     log(f"  quality failed: {type(exc).__name__}: {exc}")
                     entry["quality"][side] = {"error": f"{type(exc).__name__}: {exc}"}
@@ -406,7 +431,7 @@ def main() -> None:
           "it/item: mean L-BFGS iterations; sharp: sharpness relative to the input at the output's size")
     print(f"baseline {labels['baseline']} vs current {labels['current']}; --size {args.size}; "
           f"extra {shlex.join(extra) or '-'}; current extra {shlex.join(current_extra) or '-'}; "
-          f"repeat {args.repeat}; quality: E_warp Farneback, VGG16 distances at {args.metric_side} px")
+          f"repeat {args.repeat}; quality: E_warp Farneback, VGG16 and SqueezeNet distances at {args.metric_side} px")
     for entry in report["inputs"]:
         print_table(entry, labels)
     if args.json:

@@ -38,7 +38,7 @@ def main() -> None:
     from stylizer.io.readers import load_image
     from stylizer.metrics import IndependentFeatures
 
-    meter = IndependentFeatures(side=args.metric_side)
+    meters = {"vgg16": IndependentFeatures(side=args.metric_side)}
     style = load_image(args.style).rgb
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,7 +51,7 @@ def main() -> None:
                 if run["rc"] != 0:
                     print(f"{clip.name} {margin}: failed: {run.get('error')}")
                     continue
-                rows.append((clip.stem, margin, run, video_quality(clip, out, style, meter)))
+                rows.append((clip.stem, margin, run, video_quality(clip, out, style, meters)))
     print(f"{args.size} px, {args.max_frames} frames, style {args.style.name}")
     print(f"{'clip':>10} {'margin':>6} {'cli s':>7} {'it/fr':>6} {'E_warp fb':>9} {'style st':>8} {'mid':>7} "
           f"{'end':>7} {'content':>7} {'sharp st':>8} {'end':>7}  time / off")

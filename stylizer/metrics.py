@@ -165,11 +165,16 @@ def relative_sharpness(output: np.ndarray, input_image: np.ndarray) -> float:
     return sharpness(output) / reference if reference > 0 else float("nan")
 
 
-# ------------------------------------------------------------------------- independent VGG16 distances
+# ------------------------------------------------------------------ independent style and content distances
 
 # None of these is a layer of the optimiser's default loss (content block4_conv2; style blockN_conv1).
 INDEPENDENT_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 INDEPENDENT_CONTENT_LAYER = "block3_conv3"
+# The second network (stylizer.squeezenet) shares nothing with the loss: each scale's last module, and a
+# content layer at a quarter of the stride of its deepest one, like block3_conv3 in VGG16.
+SQUEEZENET_STYLE_LAYERS = ("conv1", "fire3", "fire5", "fire7", "fire9")
+SQUEEZENET_CONTENT_LAYER = "fire5"
+NETWORKS = ("vgg16", "squeezenet")
 DEFAULT_SIDE = 256
 
 
@@ -183,11 +188,12 @@ def fit_side(image: np.ndarray, side: int) -> np.ndarray:
 
 
 class IndependentFeatures:
-    """Style and content distances on VGG16 layers the optimiser does not use, at a fixed working side.
+    """Style and content distances on layers or a network the optimiser does not use, at a fixed working side.
 
-        meter = IndependentFeatures()                 # real ImageNet weights (stylizer.weights)
+        meter = IndependentFeatures()                 # VGG16 layers outside the loss (stylizer.weights)
+        meter = IndependentFeatures(network="squeezenet")  # another ImageNet network (stylizer.squeezenet)
         meter.style_distance(output, painting)        # mean over layers of |G(out) - G(style)| / |G(style)|
-        meter.content_distance(output, photo)         # |F(out) - F(photo)| / |F(photo)| at block3_conv3
+        meter.content_distance(output, photo)         # |F(out) - F(photo)| / |F(photo)| at the content layer
 
     Every image is first resized so that its longest side is ``side`` (default 256): figures then compare
     between runs made at different --size. Gram matrices are F^T F / (H*W) in float32. The style image's
@@ -195,21 +201,27 @@ class IndependentFeatures:
     """
 
     def __init__(self, params: dict | None = None, side: int = DEFAULT_SIDE,
-                 style_layers: tuple[str, ...] = INDEPENDENT_STYLE_LAYERS,
-                 content_layer: str = INDEPENDENT_CONTENT_LAYER) -> None:
+                 style_layers: tuple[str, ...] | None = None, content_layer: str | None = None,
+                 network: str = "vgg16") -> None:
         import keras
 
-        from stylizer.features import build_extractor
-
-        if params is None:
+        if network not in NETWORKS:
+            raise ValueError(f"unknown network {network!r} (expected one of {', '.join(NETWORKS)})")
+        vgg = network == "vgg16"
+        self.network = network
+        self.side = side
+        self.style_layers = tuple(style_layers or (INDEPENDENT_STYLE_LAYERS if vgg else SQUEEZENET_STYLE_LAYERS))
+        self.content_layer = content_layer or (INDEPENDENT_CONTENT_LAYER if vgg else SQUEEZENET_CONTENT_LAYER)
+        outputs = tuple(dict.fromkeys(self.style_layers + (self.content_layer,)))
+        if vgg:
+            from stylizer.features import build_extractor
             from stylizer.weights import load_weights
 
-            params = load_weights()
-        self.side = side
-        self.style_layers = tuple(style_layers)
-        self.content_layer = content_layer
-        outputs = tuple(dict.fromkeys(self.style_layers + (content_layer,)))
-        self.model = build_extractor(params, outputs, dtype="float32")
+            self.model = build_extractor(params if params is not None else load_weights(), outputs, dtype="float32")
+        else:
+            from stylizer import squeezenet
+
+            self.model = squeezenet.build(params if params is not None else squeezenet.load_params(), outputs)
         self._style_cache: dict[tuple, dict[str, np.ndarray]] = {}
         self._forward = self.model
         if keras.backend.backend() == "tensorflow":
