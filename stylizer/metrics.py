@@ -227,10 +227,10 @@ class IndependentFeatures:
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            # One trace for every image size.
+            # One trace for every image size; straight-line code, so no AutoGraph rewriting (compute.py).
             self._forward = tf.function(
                 lambda x: self.model(x, training=False),
-                input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)],
+                input_signature=[tf.TensorSpec([1, None, None, 3], tf.float32)], autograph=False,
             )
 
     def features(self, image: np.ndarray) -> dict[str, np.ndarray]:
