@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stylizer.metrics import NETWORKS
+
 
 MARGIN = 16  # px: the deepest pooling stride of VGG16 (2^4), so the offsets cover a whole period of it
 
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("style", type=Path)
     parser.add_argument("--shifts", nargs="+", default=["1,0", "0,1", "1,1", "2,3", "4,6", "8,8", "16,16"],
                         metavar="DX,DY", help=f"window offsets, each from 0 to {MARGIN}")
+    parser.add_argument("--network", choices=NETWORKS, default="vgg16", help="the measure's network")
     args = parser.parse_args()
 
     from stylizer.io.readers import detect_input_kind, iter_video_frames, load_image
@@ -52,7 +55,7 @@ def main() -> None:
     else:
         picture = load_image(args.picture).rgb
     style = load_image(args.style).rgb
-    meter = IndependentFeatures()
+    meter = IndependentFeatures(network=args.network)
     base = meter.style_distance(window(picture, 0, 0), style)
     print(f"{args.picture.name}: {picture.shape[1]}x{picture.shape[0]}, style distance of the window at 0,0 "
           f"{base:.4f}")

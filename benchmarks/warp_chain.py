@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stylizer.metrics import NETWORKS
+
 
 def spline_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     from scipy import ndimage
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("stylised", type=Path, help="a stylised video of it")
     parser.add_argument("style", type=Path)
     parser.add_argument("--frames", type=int, default=30)
+    parser.add_argument("--network", choices=NETWORKS, default="vgg16", help="the measure's network")
     args = parser.parse_args()
 
     import cv2
@@ -62,7 +65,7 @@ def main() -> None:
     if len(inputs) < 3:
         parser.error(f"{args.clip}: fewer than 3 frames")
     flows = [temporal.flow_between(inputs[k - 1], inputs[k]).flow_bw for k in range(1, len(inputs))]
-    style, meter = load_image(args.style).rgb, IndependentFeatures()
+    style, meter = load_image(args.style).rgb, IndependentFeatures(network=args.network)
     marks = sorted({1, len(inputs) // 2, len(inputs) - 1})
 
     def median_flow(flow: np.ndarray) -> np.ndarray:
