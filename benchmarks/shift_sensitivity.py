@@ -10,6 +10,7 @@ shot's start / mid / end figures against these (benchmarks/RESULTS.md).
 
     python benchmarks/shift_sensitivity.py STYLISED.mp4 STYLE.jpg              # the video's first frame
     python benchmarks/shift_sensitivity.py STYLISED.png STYLE.jpg --shifts 1,0 2,3 8,8 16,16
+    python benchmarks/shift_sensitivity.py STYLISED.mp4 STYLE.jpg --network squeezenet   # a network the loss lacks
 """
 
 from __future__ import annotations
