@@ -170,8 +170,8 @@ def relative_sharpness(output: np.ndarray, input_image: np.ndarray) -> float:
 # None of these is a layer of the optimiser's default loss (content block4_conv2; style blockN_conv1).
 INDEPENDENT_STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3")
 INDEPENDENT_CONTENT_LAYER = "block3_conv3"
-# The second network (stylizer.squeezenet) shares nothing with the loss: each scale's last module, and a
-# content layer at a quarter of the stride of its deepest one, like block3_conv3 in VGG16.
+# The second network (stylizer.squeezenet) shares nothing with the loss: the last module at each of its
+# scales, and a content layer midway through it, as block3_conv3 is in VGG16.
 SQUEEZENET_STYLE_LAYERS = ("conv1", "fire3", "fire5", "fire7", "fire9")
 SQUEEZENET_CONTENT_LAYER = "fire5"
 NETWORKS = ("vgg16", "squeezenet")
