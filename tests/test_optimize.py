@@ -135,14 +135,11 @@ def test_goal_needs_the_style_as_well_as_the_whole_picture():
 
 def test_coarse_to_fine_levels():
     assert multiscale.levels(384, 512, 100) == [((96, 128), 25), ((192, 256), 25), ((384, 512), 50)]
-    # Under 256 px one coarser level at SMALL_LEVEL, while it is at least MIN_STEP times smaller.
+    # Below twice MIN_SIDE the coarser level is MIN_SIDE itself, while it is at least MIN_STEP times smaller.
     assert multiscale.levels(144, 192, 100) == [((96, 128), 25), ((144, 192), 50)]
     assert multiscale.levels(90, 160, 100) == [((90, 160), 100)]  # too small for a coarser level
-    # From 256 px up the levels halve twice, down to MIN_SIDE.
-    assert multiscale.levels(144, 256, 100) == [((36, 64), 25), ((72, 128), 25), ((144, 256), 50)]
-    assert multiscale.levels(288, 384, 100) == [((72, 96), 25), ((144, 192), 25), ((288, 384), 50)]
-    # A level narrower than MIN_SHORT_SIDE is left out (a 64 px level of a 256x100 picture would be 25 px).
-    assert multiscale.levels(100, 256, 100) == [((50, 128), 25), ((100, 256), 50)]
+    # Larger pictures halve, and stop before a level under MIN_SIDE.
+    assert multiscale.levels(288, 384, 100) == [((144, 192), 25), ((288, 384), 50)]
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 
 

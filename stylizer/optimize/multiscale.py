@@ -12,16 +12,11 @@ structure, which the plain weight does not bring back in its budget.
 
 from __future__ import annotations
 
+MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
 MAX_LEVELS = 3
-# From 256 px up the levels halve, down to MIN_SIDE: at 256 px a 64 px level under the 128 px one brought
-# whole shots closer to the painting on both independent networks (benchmarks/RESULTS.md, "A second
-# network"). A picture under 256 px gets one coarser level at SMALL_LEVEL instead, if that is at least
-# MIN_STEP times smaller (less saves too little to pay for its trace and start); a 64 px level below it
-# measured worse at 192 px.
-MIN_SIDE = 64
-SMALL_LEVEL = 128
+# A coarser level is half the side of the one above it; a picture under twice MIN_SIDE gets one at MIN_SIDE
+# instead, if that is at least MIN_STEP times smaller (less saves too little to pay for its trace and start).
 MIN_STEP = 1.4
-MIN_SHORT_SIDE = 32  # as engine.MIN_SIDE: a level narrower than this would leave nothing of block5
 COARSE_SHARE = 0.25  # iterations at each coarser level, as a fraction of the cold budget
 FINE_SHARE = 0.5  # iterations at full size, as a fraction of the cold budget
 # Every level's content weight for an image, relative to --content-weight (see above); a shot's first
@@ -31,15 +26,18 @@ CONTENT_SCALE = 1.25
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True) -> list[tuple[tuple[int, int], int]]:
     """[((h, w), iterations), ...] from the coarsest level to full size."""
-    side = max(height, width)
-    if side < 2 * SMALL_LEVEL:
-        sides = [SMALL_LEVEL] if SMALL_LEVEL * MIN_STEP <= side else []
-    else:
-        sides = [side >> k for k in range(1, MAX_LEVELS) if side >> k >= MIN_SIDE]
-    shapes = [(max(1, round(height * s / side)), max(1, round(width * s / side))) for s in sides]
-    shapes = [shape for shape in shapes if min(shape) >= MIN_SHORT_SIDE] if enabled else []
-    if not shapes:
+    shapes = [(height, width)]
+    while enabled and len(shapes) < MAX_LEVELS:
+        h, w = shapes[-1]
+        side = max(h, w)
+        coarser = side // 2
+        if coarser < MIN_SIDE and len(shapes) == 1:
+            coarser = MIN_SIDE  # a picture under twice MIN_SIDE: its one coarser level is MIN_SIDE itself
+        if coarser < MIN_SIDE or coarser * MIN_STEP > side:
+            break
+        shapes.append((max(1, round(h * coarser / side)), max(1, round(w * coarser / side))))
+    if len(shapes) == 1:
         return [((height, width), iterations)]
     coarse = max(1, round(iterations * COARSE_SHARE))
     fine = max(1, round(iterations * FINE_SHARE))
-    return [(shape, coarse) for shape in reversed(shapes)] + [((height, width), fine)]
+    return [(shape, coarse) for shape in reversed(shapes[1:])] + [((height, width), fine)]
