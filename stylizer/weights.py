@@ -21,7 +21,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -67,9 +67,10 @@ def verify(params: Params, source: str) -> Params:
     return params
 
 
-def load_npz(path: Path) -> Params:
+def load_npz(path: Path, layers: Iterable[str] = ALL_LAYERS) -> Params:
+    """Our cache format (save_npz): each layer's kernel and bias under "LAYER/kernel" and "LAYER/bias"."""
     with np.load(path) as data:
-        return {layer: (data[f"{layer}/kernel"], data[f"{layer}/bias"]) for layer in ALL_LAYERS}
+        return {layer: (data[f"{layer}/kernel"], data[f"{layer}/bias"]) for layer in layers}
 
 
 def save_npz(params: Params, path: Path) -> None:
