@@ -163,19 +163,16 @@ def _mean(values) -> float:
 
 
 def _distances(meters: dict, image: np.ndarray, style: np.ndarray, photo: np.ndarray) -> dict[str, float]:
-    """{"style": .., "content": .., "sq_style": .., ...}: the first meter's keys bare, the others' prefixed."""
-    out = {}
-    for i, (prefix, meter) in enumerate(meters.items()):
-        for key, value in meter.distances(image, style_image=style, photo=photo).items():
-            out[key if i == 0 else f"{prefix}_{key}"] = value
-    return out
+    """{"style": .., "content": .., "sq_style": .., ...}: each meter's keys under its prefix ("" for none)."""
+    return {f"{prefix}_{key}" if prefix else key: value for prefix, meter in meters.items()
+            for key, value in meter.distances(image, style_image=style, photo=photo).items()}
 
 
 def quality_meters(side: int) -> dict:
-    """The independent measures: VGG16 on layers the loss does not use, and SqueezeNet 1.1."""
+    """The independent measures by key prefix: VGG16 on layers the loss does not use (bare), SqueezeNet 1.1."""
     from stylizer.metrics import IndependentFeatures
 
-    return {"vgg16": IndependentFeatures(side=side), "sq": IndependentFeatures(side=side, network="squeezenet")}
+    return {"": IndependentFeatures(side=side), "sq": IndependentFeatures(side=side, network="squeezenet")}
 
 
 def video_quality(clip: Path, out: Path, style: np.ndarray, meters: dict) -> dict:

@@ -38,7 +38,7 @@ def main() -> None:
     from stylizer.io.readers import load_image
     from stylizer.metrics import IndependentFeatures
 
-    meters = {"vgg16": IndependentFeatures(side=args.metric_side)}
+    meters = {"": IndependentFeatures(side=args.metric_side)}  # keys bare, as throughput.quality_meters
     style = load_image(args.style).rgb
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
