@@ -150,25 +150,24 @@ class Stylizer:
         or down, so that stroke size is a property of the option, not of --size or of the painting's file."""
         return max(MIN_SIDE, round(max(shape) * self.settings.style_scale))
 
-    def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None,
-                       content_scale: float = 1.0) -> compute.ValueAndGrad:
+    def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None) -> compute.ValueAndGrad:
         """Compiled loss+gradient for images whose longest side matches ``shape``'s (and, where
-        --preserve-colors matches the style to the photo, for photos of these ``colours``), with the content
-        weight times ``content_scale``; built once and reused."""
-        return self._compiled(shape, colours, content_scale).value_and_grad
+        --preserve-colors matches the style to the photo, for photos of these ``colours``); built once and
+        reused."""
+        return self._compiled(shape, colours).value_and_grad
 
-    def value(self, shape: tuple[int, int], colours: ColourStats | None = None, content_scale: float = 1.0):
+    def value(self, shape: tuple[int, int], colours: ColourStats | None = None):
         """The same objective's loss and parts without the gradient (``compute.make_value``)."""
-        compiled = self._compiled(shape, colours, content_scale)
+        compiled = self._compiled(shape, colours)
         if compiled.value is None:
             compiled.value = compute.make_value(compiled.objective)
         return compiled.value
 
-    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None, content_scale: float) -> _Compiled:
+    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None) -> _Compiled:
         mode = self.settings.preserve_colors
         side = self._style_side(shape)
         reference = colours.key() if colour.needs_stats(mode) else None
-        key = (side, reference, content_scale)
+        key = (side, reference)
         if key not in self._objectives:
             # A folder's photos each match the style anew: the targets of earlier photos are dropped.
             self._objectives = {k: v for k, v in self._objectives.items() if k[1] == reference}
@@ -181,7 +180,7 @@ class Stylizer:
             s = self.settings
             objective = losses.Objective(
                 self.extractor, s.content_layer, grams,
-                losses.LossWeights(s.content_weight * content_scale, s.style_weight, s.tv_weight, s.temporal_weight),
+                losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
                 dict(zip(s.style_layers, s.style_layer_weights)),
             )
             self._objectives[key] = _Compiled(objective, compute.make_value_and_grad(
@@ -244,7 +243,7 @@ class Stylizer:
         goal: Goal | None = None,
         memory: tuple | None = None,
         colours: ColourStats | None = None,
-        content_scale: float | None = None,
+        fine_share: float | None = None,
         probe: bool = True,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
@@ -253,8 +252,8 @@ class Stylizer:
         ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
-        ``content_scale``: a cold start's content weight relative to --content-weight (None: the images'
-        multiscale.CONTENT_SCALE). ``probe``: judge a warm start that may stop at once by a forward pass
+        ``fine_share``: a cold start's full-size share of its budget (None: an image's,
+        multiscale.FINE_SHARE). ``probe``: judge a warm start that may stop at once by a forward pass
         before any gradient (``_optimise``); worth it where the previous frame's start was kept."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
@@ -265,9 +264,7 @@ class Stylizer:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours, probe=probe and rule.goal is not None and rule.min_iterations == 0)
-        plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine)
-        if content_scale is None:
-            content_scale = multiscale.CONTENT_SCALE if len(plan) > 1 else 1.0
+        plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, fine_share)
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
             progress.refresh()
@@ -283,7 +280,7 @@ class Stylizer:
                 result, coarse_content = previous
                 x = np.clip(resize(result.image, *shape) + level_content - resize(coarse_content, *shape), 0, 255)
             done.append(self._optimise(level_content, x, None, None, StopRule(budget, s.tolerance, s.patience),
-                                       progress, colours=colours, content_scale=content_scale))
+                                       progress, colours=colours))
             previous = done[-1], level_content
         full = content.shape[0] * content.shape[1]
         # A tiled level counts its tiles' evaluations by their share of its pixels (Result.work).
@@ -309,19 +306,19 @@ class Stylizer:
         return tile_layout(*shape, self.settings.layers_in_use, memory_budget(self.settings.memory))
 
     def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None,
-                  content_scale: float = 1.0, probe: bool = False) -> Result:
+                  probe: bool = False) -> Result:
         """``probe``: first judge the start by a forward pass alone and keep it as it is if it already
         reaches ``rule.goal``: a warm frame of a slow shot usually does, and then costs a third of an
         evaluation instead of a whole one (benchmarks/RESULTS.md "Warm starts judged without a gradient")."""
         # The whole picture's style targets, also for its tiles: their stroke size is the picture's.
-        vg = self.value_and_grad(content.shape[:2], colours, content_scale)
+        vg = self.value_and_grad(content.shape[:2], colours)
         layout = self._layout(content.shape[:2])
         if len(layout) > 1:
             return self._optimise_tiles(layout, vg, content, x0, temporal, mask, rule, progress)
         targets = FrameTargets(self.content_target(content), temporal, mask)
         if probe:
             x0 = np.clip(np.asarray(x0, np.float32), 0, 255)
-            loss, parts = self.value(content.shape[:2], colours, content_scale)(x0[None], *targets.arrays(x0.shape))
+            loss, parts = self.value(content.shape[:2], colours)(x0[None], *targets.arrays(x0.shape))
             parts = dict(zip(losses.PART_NAMES, map(float, parts)))
             # The optimiser's own test at its start, so a kept start is exactly one it would stop at.
             if np.isfinite(loss) and rule.check([], parts) == "reached":

@@ -23,6 +23,7 @@ from stylizer import temporal
 from stylizer.colour import ColourStats
 from stylizer.engine import Stylizer
 from stylizer.errors import NumericalError
+from stylizer.optimize import multiscale
 from stylizer.settings import Settings
 
 
@@ -66,7 +67,7 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
         except NumericalError:
             if attempt == 1:
                 raise
-            kwargs = {"init": "content", "colours": kwargs.get("colours"), "content_scale": kwargs.get("content_scale")}
+            kwargs = {"init": "content", "colours": kwargs.get("colours"), "fine_share": kwargs.get("fine_share")}
             iterations = retry_iterations
         finally:
             if bar is not None:
@@ -114,9 +115,9 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         if spec.video and not warm:
-            # A shot's first frame sets the style its warm frames hold to (their goal): the plain content
-            # weight, not the images' 1.25x, which would leave the whole shot less stylised.
-            kwargs["content_scale"] = 1.0
+            # A shot's first frame sets the style its warm frames hold to (their goal): a longer full-size
+            # level than an image's, which would leave the whole shot less stylised.
+            kwargs["fine_share"] = multiscale.SHOT_FINE_SHARE
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)

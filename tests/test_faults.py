@@ -410,8 +410,8 @@ class NaNStylizer(Stylizer):
         self.inits.append(init if init is None or isinstance(init, str) else "previous")
         return super().stylize(content, iterations, init=init, **kwargs)
 
-    def value_and_grad(self, shape, colours=None, content_scale=1.0):
-        inner = super().value_and_grad(shape, colours, content_scale)
+    def value_and_grad(self, shape, colours=None):
+        inner = super().value_and_grad(shape, colours)
         attempt, self.attempts = self.attempts, self.attempts + 1
         if attempt not in self.poison:
             return inner
