@@ -18,6 +18,7 @@ a drift between start and end is what warm-started frames accumulate.
     python benchmarks/throughput.py                                  # city.mp4 and samples/photos at 192 px
     python benchmarks/throughput.py --size 256 --max-frames 12 --repeat 3 --json /tmp/throughput.json
     python benchmarks/throughput.py --baseline HEAD~5 --only video --clip a.mp4 --clip b.mp4
+    python benchmarks/throughput.py --only video --clip vtest.avi --start 400 --max-frames 30
     python benchmarks/throughput.py --extra "--iterations 2 --warm-iterations 1" --only folder   # smoke
     python benchmarks/throughput.py --current-extra "--precision bfloat16"
 
@@ -114,6 +115,8 @@ def run_cli(python: Path | str, kind: str, source: Path, style: Path, out: Path,
            "--quiet", "--force"]
     if kind == "video" and args.max_frames:
         cmd += ["--max-frames", str(args.max_frames)]
+    if kind == "video" and args.start:
+        cmd += ["--start", str(args.start)]
     cmd += extra
     env = dict(os.environ, STYLIZER_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     # cwd outside the repository: `-m stylizer` would otherwise import ./stylizer before the installed one.
@@ -175,7 +178,9 @@ def quality_meters(side: int) -> dict:
     return {"": IndependentFeatures(side=side), "sq": IndependentFeatures(side=side, network="squeezenet")}
 
 
-def video_quality(clip: Path, out: Path, style: np.ndarray, meters: dict) -> dict:
+def video_quality(clip: Path, out: Path, style: np.ndarray, meters: dict, start: int = 0) -> dict:
+    """``start``: the clip's frame the output's first frame was made from (the runs' --start); flow and
+    content distances pair each output frame with that input frame."""
     import cv2
 
     from stylizer.io.readers import iter_video_frames
@@ -183,7 +188,7 @@ def video_quality(clip: Path, out: Path, style: np.ndarray, meters: dict) -> dic
 
     flicker, drift = WarpErrorMeter("farneback"), WarpErrorMeter("farneback", gap=10)
     scores, sharp = [], []
-    inputs, outputs = iter_video_frames(clip), iter_video_frames(out)
+    inputs, outputs = iter_video_frames(clip, start=start), iter_video_frames(out)
     try:
         for (_, in_frame), (_, out_frame) in zip(inputs, outputs):
             if out_frame.shape != in_frame.shape:
@@ -260,7 +265,8 @@ def summarise(kind: str, runs: list[dict]) -> dict:
 def print_table(entry: dict, labels: dict[str, str]) -> None:
     kind, unit = entry["kind"], "frames" if entry["kind"] == "video" else "images"
     print(f"\n{entry['input']} ({kind}, --size {entry['size']}"
-          + (f", --max-frames {entry['max_frames']}" if kind == "video" and entry["max_frames"] else "") + ")")
+          + (f", --max-frames {entry['max_frames']}" if kind == "video" and entry["max_frames"] else "")
+          + (f", --start {entry['start']}" if kind == "video" and entry.get("start") else "") + ")")
     head = f"{'revision':>16} {'wall s':>8} {'cli s':>7} {unit:>6} {unit[:-1] + '/h':>9} {'ratio':>6} {'it/item':>7}"
     if kind == "video":
         head += (f" {'E_warp fb':>9} {'gap 10':>9} {'style st':>8} {'mid':>7} {'end':>7} {'all':>7}"
@@ -347,6 +353,8 @@ def main() -> None:
     ap.add_argument("--style", type=Path, default=ROOT / "samples/starry_night.jpg")
     ap.add_argument("--size", type=int, default=192)
     ap.add_argument("--max-frames", type=int)
+    ap.add_argument("--start", type=int, default=0,
+                    help="first frame of each clip to make (the CLI's --start, on both sides; the measures follow it)")
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per side, alternating; medians reported")
     ap.add_argument("--only", choices=["video", "folder"])
     ap.add_argument("--extra", default="", help="arguments for both command lines (one string, shlex-split)")
@@ -360,6 +368,9 @@ def main() -> None:
     inputs += ([] if args.only == "video" else [("folder", args.photos.resolve())])
     style_path = args.style.resolve()
     extra, current_extra = shlex.split(args.extra), shlex.split(args.current_extra)
+    if any(a == "--start" or a.startswith("--start=") for a in extra + current_extra):
+        # The measures would pair the output's frames with the clip's first frames instead.
+        ap.error("give --start to this script, not in --extra: the quality measures must follow it")
     labels = {"baseline": git("rev-parse", "--short", args.baseline), "current": describe_current()}
     report = {"baseline": git("rev-parse", args.baseline), "current": labels["current"], "size": args.size,
               "max_frames": args.max_frames, "repeat": args.repeat, "extra": extra, "current_extra": current_extra,
@@ -373,6 +384,7 @@ def main() -> None:
         finals: list[dict[str, Path | None]] = []
         for kind, source in inputs:
             entry = {"input": str(source), "kind": kind, "size": args.size, "max_frames": args.max_frames,
+                     "start": args.start,
                      "runs": {side: [] for side in SIDES}}
             final: dict[str, Path | None] = {side: None for side in SIDES}
             for r in range(args.repeat):
@@ -412,8 +424,11 @@ def main() -> None:
 
                         meters = quality_meters(args.metric_side)
                         style = load_image(style_path).rgb
-                    measure = video_quality if entry["kind"] == "video" else folder_quality
-                    entry["quality"][side] = measure(Path(entry["input"]), final[side], style, meters)
+                    if entry["kind"] == "video":
+                        entry["quality"][side] = video_quality(Path(entry["input"]), final[side], style, meters,
+                                                               args.start)
+                    else:
+                        entry["quality"][side] = folder_quality(Path(entry["input"]), final[side], style, meters)
                 except Exception as exc:  # a broken measure must not lose the timings
                     log(f"  quality failed: {type(exc).__name__}: {exc}")
                     entry["quality"][side] = {"error": f"{type(exc).__name__}: {exc}"}
