@@ -51,7 +51,7 @@ def main() -> None:
                 plan_enabled = False
             else:
                 plan_enabled = True
-                multiscale.COARSE_SHARE, multiscale.FINE_SHARE = map(float, schedule.split(":"))
+                multiscale.IMAGE = multiscale.Schedule(*map(float, schedule.split(":")))
             stylizer.settings = settings.replace(coarse_to_fine=plan_enabled)
             plan = multiscale.levels(*content.shape[:2], args.iterations, plan_enabled)
             started = time.perf_counter()

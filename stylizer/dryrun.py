@@ -32,12 +32,12 @@ def _seconds_per_evaluation(stylizer, shape: tuple[int, int]) -> float:
     return (time.perf_counter() - start) / 2
 
 
-def _cold_work(settings: Settings, shape: tuple[int, int], fine_share: float | None = None) -> float:
+def _cold_work(settings: Settings, shape: tuple[int, int], schedule: multiscale.Schedule | None = None) -> float:
     """Full-size evaluations' worth of a cold frame (coarse levels at their share of the pixels);
-    ``fine_share`` as for multiscale.levels (None: an image's)."""
+    ``schedule`` as for multiscale.levels (None: an image's)."""
     full = shape[0] * shape[1]
     return sum(budget * h * w / full for (h, w), budget in
-               multiscale.levels(*shape, settings.cold_iterations, settings.coarse_to_fine, fine_share))
+               multiscale.levels(*shape, settings.cold_iterations, settings.coarse_to_fine, schedule))
 
 
 def _free(path: Path) -> int | None:
@@ -66,7 +66,7 @@ def describe_video(settings: Settings, source: Path, out: Path, stylizer_factory
              f"working size {shape[1]}x{shape[0]}; work frames need about {needed / 2**20:.0f} MiB"
              + (f" ({free / 2**20:.0f} MiB free)" if free is not None else "")]
     each = _seconds_per_evaluation(stylizer_factory(), shape)
-    cold = shots * _cold_work(settings, shape, multiscale.SHOT_FINE_SHARE) * each
+    cold = shots * _cold_work(settings, shape, multiscale.SHOT) * each
     warm = plan.frames - shots
     low = cold + warm * max(1, settings.warm_min_iterations) * each
     high = cold + warm * settings.warm_iterations * each

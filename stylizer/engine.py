@@ -243,7 +243,7 @@ class Stylizer:
         goal: Goal | None = None,
         memory: tuple | None = None,
         colours: ColourStats | None = None,
-        fine_share: float | None = None,
+        schedule: multiscale.Schedule | None = None,
         probe: bool = True,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
@@ -252,8 +252,7 @@ class Stylizer:
         ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
-        ``fine_share``: a cold start's full-size share of its budget (None: an image's,
-        multiscale.FINE_SHARE). ``probe``: judge a warm start that may stop at once by a forward pass
+        ``schedule``: a cold start's shares of its budget per level (None: an image's, multiscale.IMAGE). ``probe``: judge a warm start that may stop at once by a forward pass
         before any gradient (``_optimise``); worth it where the previous frame's start was kept."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
@@ -264,7 +263,7 @@ class Stylizer:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours, probe=probe and rule.goal is not None and rule.min_iterations == 0)
-        plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, fine_share)
+        plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, schedule)
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
             progress.refresh()

@@ -67,7 +67,7 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
         except NumericalError:
             if attempt == 1:
                 raise
-            kwargs = {"init": "content", "colours": kwargs.get("colours"), "fine_share": kwargs.get("fine_share")}
+            kwargs = {"init": "content", "colours": kwargs.get("colours"), "schedule": kwargs.get("schedule")}
             iterations = retry_iterations
         finally:
             if bar is not None:
@@ -117,7 +117,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
         if spec.video and not warm:
             # A shot's first frame sets the style its warm frames hold to (their goal): a longer full-size
             # level than an image's, which would leave the whole shot less stylised.
-            kwargs["fine_share"] = multiscale.SHOT_FINE_SHARE
+            kwargs["schedule"] = multiscale.SHOT
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)

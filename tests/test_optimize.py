@@ -134,15 +134,14 @@ def test_goal_needs_the_style_as_well_as_the_whole_picture():
 
 
 def test_coarse_to_fine_levels():
-    assert multiscale.levels(384, 512, 100) == [((96, 128), 25), ((192, 256), 25), ((384, 512), 40)]
+    assert multiscale.levels(384, 512, 100) == [((96, 128), 10), ((192, 256), 10), ((384, 512), 48)]
     # Below twice MIN_SIDE the coarser level is MIN_SIDE itself, while it is at least MIN_STEP times smaller.
-    assert multiscale.levels(144, 192, 100) == [((96, 128), 25), ((144, 192), 40)]
+    assert multiscale.levels(144, 192, 100) == [((96, 128), 10), ((144, 192), 48)]
     assert multiscale.levels(90, 160, 100) == [((90, 160), 100)]  # too small for a coarser level
     # Larger pictures halve, and stop before a level under MIN_SIDE.
-    assert multiscale.levels(288, 384, 100) == [((144, 192), 25), ((288, 384), 40)]
-    # A shot's first frame: a longer full-size level.
-    assert multiscale.levels(288, 384, 100, fine_share=multiscale.SHOT_FINE_SHARE) == [((144, 192), 25),
-                                                                                       ((288, 384), 50)]
+    assert multiscale.levels(288, 384, 100) == [((144, 192), 10), ((288, 384), 48)]
+    # A shot's first frame: a longer coarse and full-size level.
+    assert multiscale.levels(288, 384, 100, schedule=multiscale.SHOT) == [((144, 192), 25), ((288, 384), 50)]
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 
 
