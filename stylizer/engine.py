@@ -252,8 +252,9 @@ class Stylizer:
         ``iterations``, reusing the previous frame's curvature ``memory``; a cold start goes coarse-to-fine
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
-        ``schedule``: a cold start's shares of its budget per level (None: an image's, multiscale.IMAGE). ``probe``: judge a warm start that may stop at once by a forward pass
-        before any gradient (``_optimise``); worth it where the previous frame's start was kept."""
+        ``schedule``: a cold start's shares of its budget per level (None: an image's, multiscale.IMAGE).
+        ``probe``: judge a warm start that may stop at once by a forward pass before any gradient
+        (``_optimise``); worth it where the previous frame's start was kept."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
         content, colours = self._colour_space(content, colours)

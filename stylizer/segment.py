@@ -115,8 +115,8 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         if spec.video and not warm:
-            # A shot's first frame sets the style its warm frames hold to (their goal): a longer full-size
-            # level than an image's, which would leave the whole shot less stylised.
+            # A shot's first frame sets the style its warm frames hold to (their goal): longer levels than
+            # an image's (a shorter full-size level left shots less stylised at the start, RESULTS.md).
             kwargs["schedule"] = multiscale.SHOT
         label = f"frame {j}" if spec.video else spec.name
         try:
