@@ -140,9 +140,9 @@ class Stylizer:
         self.styles = styles
         self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
-        # (style side, colour reference, content scale) -> the objective, its compiled value-and-gradient
-        # call and, once asked for, its forward-only call
-        self._objectives: dict[tuple[int, str | None, float], _Compiled] = {}
+        # (style side, colour reference) -> the objective, its compiled value-and-gradient call and, once
+        # asked for, its forward-only call
+        self._objectives: dict[tuple[int, str | None], _Compiled] = {}
         self._palettes: dict[str | None, ColourStats] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
