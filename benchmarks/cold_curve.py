@@ -76,9 +76,9 @@ def main() -> None:
         def recording(level_shape, *options, inner=inner, last=last):
             evaluate = inner(level_shape, *options)
 
-            def call(image, *targets):
+            def call(image, *targets, **options):
                 last["image"] = image
-                return evaluate(image, *targets)
+                return evaluate(image, *targets, **options)
 
             return call
 

@@ -2,8 +2,13 @@
 
 TensorFlow is the default (a ``tf.function`` with one GradientTape: the network runs once per evaluation,
 forward and backward, and the graph is traced once per image size). With ``KERAS_BACKEND=jax`` the same
-objective is compiled with ``jax.jit(jax.value_and_grad)``. (The network's operations with written-out
+objective is compiled with ``jax.jit`` over ``jax.vjp``. (The network's operations with written-out
 gradients for TensorFlow are in ``stylizer.gradients``.)
+
+The call can be told a goal (``skip_at``): when the losses of the forward pass already meet it, the
+backward pass is not run. A warm frame whose warped start is already as good as the shot's first frame then
+costs the forward pass alone (about half an evaluation), and one that is not pays nothing extra: its
+first evaluation is the optimiser's own, where a separate forward check before it would be thrown away.
 """
 
 from __future__ import annotations
@@ -19,8 +24,18 @@ from stylizer.console import native_stderr_silenced
 from stylizer.errors import StylizerError
 from stylizer.losses import Objective
 
-# (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1)) -> (loss, grad, parts)
+# (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1), skip_at=None)
+#   -> (loss, grad, parts); grad is None when ``skip_at`` (stopping.Goal.bounds) was met
 ValueAndGrad = Callable[..., tuple]
+# Bounds no picture meets (its weighted cost would have to be negative): the gradient is always taken.
+NO_GOAL = (0.0, 0.0, 0.0, -1.0, -1.0)
+
+
+def _at_goal(parts, bounds):
+    """In the compiled call, ``stopping.Goal.reached``: the weighted content, style and TV parts within the
+    picture's bound, and the style part within its own."""
+    picture = keras.ops.sum(bounds[:3] * parts[:3])
+    return keras.ops.logical_and(picture <= bounds[3], parts[1] <= bounds[4])
 
 
 def keep_freed_memory() -> None:
@@ -105,9 +120,9 @@ def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_devi
 
 
 def make_value(objective: Objective) -> Callable[..., tuple[float, np.ndarray]]:
-    """The loss and its parts without the gradient, as numpy: the network's forward pass only, about a
-    third of an evaluation. Enough to judge a picture that is not going to be optimised (a warm frame's
-    warped start that is already at the shot's level, or a finished result being measured)."""
+    """The loss and its parts without the gradient, as numpy: the network's forward pass only, about half
+    an evaluation. Enough to judge a picture that is not going to be optimised (a finished result being
+    measured)."""
     forward = compile_function(lambda *arrays: objective(*arrays))
 
     def call(image, content_target, temporal_target, temporal_mask):
@@ -152,43 +167,62 @@ def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> Val
 
     # XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md), so it is opt-in.
     @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)  # see compile_function
-    def step(image, content_target, temporal_target, temporal_mask):
+    def step(image, content_target, temporal_target, temporal_mask, skip_at):
         # Only the image is watched: the network's weights are fixed, so no weight gradient is built.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(image)
             loss, parts = objective(image, content_target, temporal_target, temporal_mask)
-        return loss, tape.gradient(loss, image), parts
+        skip = _at_goal(parts, skip_at)
+        # The backward pass sits in the branch a met goal does not take; the forward pass is the same either
+        # way (measured: as fast as the forward-only call when skipped, as the plain step when not).
+        grad = tf.cond(skip, lambda: tf.zeros_like(image), lambda: tape.gradient(loss, image))
+        return loss, grad, parts, skip
 
-    def call(image, content_target, temporal_target, temporal_mask):
+    no_goal = tf.constant(NO_GOAL, tf.float32)
+
+    def call(image, content_target, temporal_target, temporal_mask, skip_at=None):
+        bounds = no_goal if skip_at is None else tf.constant(skip_at, tf.float32)
         try:
-            loss, grad, parts = step(image, content_target, temporal_target, temporal_mask)
+            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds)
         except tf.errors.ResourceExhaustedError as exc:
             raise _out_of_memory(exc) from None
+        if skip_at is not None and bool(skip):
+            grad = None
         if on_device:
             return loss, grad, parts
-        return loss.numpy(), grad.numpy(), parts.numpy()
+        return loss.numpy(), None if grad is None else grad.numpy(), parts.numpy()
 
     return call
 
 
 def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
     import jax
+    import jax.numpy as jnp
 
-    def value(image, content_target, temporal_target, temporal_mask):
-        return objective(image, content_target, temporal_target, temporal_mask)
+    @jax.jit
+    def step(image, content_target, temporal_target, temporal_mask, skip_at):
+        loss, backward, parts = jax.vjp(
+            lambda x: objective(x, content_target, temporal_target, temporal_mask), image, has_aux=True)
+        skip = _at_goal(parts, skip_at)
+        # As in _tensorflow: the backward pass only in the branch an unmet goal takes.
+        grad = jax.lax.cond(skip, lambda: jnp.zeros_like(image), lambda: backward(jnp.ones_like(loss))[0])
+        return loss, grad, parts, skip
 
-    step = jax.jit(jax.value_and_grad(value, has_aux=True))
+    no_goal = jnp.asarray(NO_GOAL, jnp.float32)
 
-    def call(image, content_target, temporal_target, temporal_mask):
+    def call(image, content_target, temporal_target, temporal_mask, skip_at=None):
+        bounds = no_goal if skip_at is None else jnp.asarray(skip_at, jnp.float32)
         try:
-            (loss, parts), grad = step(image, content_target, temporal_target, temporal_mask)
+            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds)
         except Exception as exc:  # jax raises XlaRuntimeError; only RESOURCE_EXHAUSTED is ours to explain
             if "RESOURCE_EXHAUSTED" in str(exc):
                 raise _out_of_memory(exc) from None
             raise
+        if skip_at is not None and bool(skip):
+            grad = None
         if on_device:
             return loss, grad, parts
-        return np.asarray(loss), np.asarray(grad), np.asarray(parts)
+        return np.asarray(loss), None if grad is None else np.asarray(grad), np.asarray(parts)
 
     return call
 

@@ -244,7 +244,6 @@ class Stylizer:
         memory: tuple | None = None,
         colours: ColourStats | None = None,
         schedule: multiscale.Schedule | None = None,
-        probe: bool = True,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
@@ -253,8 +252,8 @@ class Stylizer:
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
         ``schedule``: a cold start's shares of its budget per level (None: an image's, multiscale.IMAGE).
-        ``probe``: judge a warm start that may stop at once by a forward pass before any gradient
-        (``_optimise``); worth it where the previous frame's start was kept."""
+        A warm start that already reaches ``goal`` is kept as it is, judged by the forward pass alone (the
+        optimisers' first evaluation skips the gradient, ``compute.make_value_and_grad``)."""
         check_size(*content.shape[:2], "the working image")
         self._layout(content.shape[:2])  # refused now, before any work, if not even small tiles fit
         content, colours = self._colour_space(content, colours)
@@ -263,7 +262,7 @@ class Stylizer:
         if warm:
             rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
-                                  memory, colours, probe=probe and rule.goal is not None and rule.min_iterations == 0)
+                                  memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, schedule)
         if progress is not None:
             progress.total = sum(budget for _, budget in plan)
@@ -305,25 +304,13 @@ class Stylizer:
     def _layout(self, shape: tuple[int, int]) -> list[tiles.Tile]:
         return tile_layout(*shape, self.settings.layers_in_use, memory_budget(self.settings.memory))
 
-    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None,
-                  probe: bool = False) -> Result:
-        """``probe``: first judge the start by a forward pass alone and keep it as it is if it already
-        reaches ``rule.goal``: a warm frame of a slow shot usually does, and then costs a third of an
-        evaluation instead of a whole one (benchmarks/RESULTS.md "Warm starts judged without a gradient")."""
+    def _optimise(self, content, x0, temporal, mask, rule: StopRule, progress, memory=None, colours=None) -> Result:
         # The whole picture's style targets, also for its tiles: their stroke size is the picture's.
         vg = self.value_and_grad(content.shape[:2], colours)
         layout = self._layout(content.shape[:2])
         if len(layout) > 1:
             return self._optimise_tiles(layout, vg, content, x0, temporal, mask, rule, progress)
-        targets = FrameTargets(self.content_target(content), temporal, mask)
-        if probe:
-            x0 = np.clip(np.asarray(x0, np.float32), 0, 255)
-            loss, parts = self.value(content.shape[:2], colours)(x0[None], *targets.arrays(x0.shape))
-            parts = dict(zip(losses.PART_NAMES, map(float, parts)))
-            # The optimiser's own test at its start, so a kept start is exactly one it would stop at.
-            if np.isfinite(loss) and rule.check([], parts) == "reached":
-                return Result(x0, loss, parts, 0, 0, "reached", memory=memory)
-        return self._run(vg, x0, targets, rule, progress, memory)
+        return self._run(vg, x0, FrameTargets(self.content_target(content), temporal, mask), rule, progress, memory)
 
     def _run(self, vg, x0, targets: FrameTargets, rule: StopRule, progress, memory=None) -> Result:
         if self.optimizer == "lbfgs":

@@ -86,9 +86,6 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
     # frame is not added, so the chain goes on from the last good result.
     history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
-    # Whether the last warm frame was kept as warped: then the next one most likely is too, and is judged by a
-    # forward pass first (Stylizer.stylize's probe); in a busy shot that pass would only add to each frame.
-    kept = True
     for j, frame in frames:
         content = frame.astype(np.float32)
         if j not in spec.pending:
@@ -103,7 +100,6 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
         if warm:
             iterations = settings.warm_iterations
             goal = stylizer.goal(goal_parts) if goal_parts else None
-            kwargs["probe"] = kept
             if settings.temporal == "flow":
                 # The latest result, then, nearest first, the frames further back --temporal-frames names.
                 last = history[-1][0]
@@ -134,5 +130,3 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                            result.evaluations, time.time() - started, result.stop, result.parts, cold=not warm)
         memory = result.memory
         history.append((j, content, result.image))
-        if warm:
-            kept = result.iterations == 0

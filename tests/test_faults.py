@@ -417,9 +417,9 @@ class NaNStylizer(Stylizer):
             return inner
         calls = 0
 
-        def poisoned(*args):
+        def poisoned(*args, **kwargs):
             nonlocal calls
-            loss, grad, parts = inner(*args)
+            loss, grad, parts = inner(*args, **kwargs)
             calls += 1
             return (loss * float("nan") if calls >= 2 else loss), grad, parts
 

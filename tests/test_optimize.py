@@ -125,6 +125,51 @@ def test_a_warm_frame_stops_at_the_goal_and_not_before(problem, name):
     assert far.iterations >= 8 and far.iterations > 2 * near.iterations
 
 
+@pytest.mark.parametrize("on_device", [False, True])
+def test_a_met_goal_skips_the_gradient_and_an_unmet_one_changes_nothing(problem, on_device):
+    """``skip_at``: the compiled call tests the goal on its own forward pass. Met, it returns no gradient;
+    not met, the gradient is the plain call's."""
+    objective, content, target = problem
+    vg = compute.make_value_and_grad(objective, on_device=on_device)
+    args = FrameTargets(target).arrays(content.shape)
+    x = np.clip(content[None] + 40, 0, 255).astype(np.float32)
+    loss, grad, parts = vg(x, *args)
+    parts = dict(zip(("content", "style", "tv"), map(float, np.asarray(parts))))
+    exact = Goal.from_parts(parts, (1.0, 10.0, 1.0), margin=0.01)
+    assert exact.reached(parts)
+    met = vg(x, *args, skip_at=exact.bounds())
+    assert met[1] is None and float(met[0]) == pytest.approx(float(loss), rel=1e-6)
+    harder = Goal.from_parts({k: 0.9 * v for k, v in parts.items()}, (1.0, 10.0, 1.0), margin=0.01)
+    assert not harder.reached(parts)
+    unmet = vg(x, *args, skip_at=harder.bounds())
+    np.testing.assert_allclose(np.asarray(unmet[1]), np.asarray(grad), rtol=1e-5, atol=1e-12)
+    # The style bound alone also decides: a picture as costly overall but less stylised is not done.
+    style_only = Goal(parts["content"] * 2, parts["style"] * 0.9, parts["tv"], (1.0, 10.0, 1.0), margin=0.01)
+    assert not style_only.reached(parts) and vg(x, *args, skip_at=style_only.bounds())[1] is not None
+
+
+@pytest.mark.parametrize("name", OPTIMISERS)
+def test_a_start_at_the_goal_is_kept_as_it_is(problem, name):
+    """A warm start that already reaches the goal costs no gradient: returned unchanged, no iteration and no
+    evaluation. One that does not is optimised, its first evaluation counted once."""
+    objective, content, target = problem
+    optimise = OPTIMISERS[name][0]
+    vg = value_and_grad(objective, name)
+    cold = optimise(vg, content, FrameTargets(target), StopRule(30, tolerance=0))
+    goal = Goal.from_parts(cold.parts, (1.0, 10.0, 1.0), margin=0.05)
+    kept = optimise(vg, cold.image, FrameTargets(target), StopRule(40, tolerance=0, goal=goal))
+    assert (kept.stop, kept.iterations, kept.evaluations) == ("reached", 0, 0)
+    np.testing.assert_array_equal(kept.image, cold.image)
+    calls = {"n": 0}
+
+    def counted(*args, **kwargs):
+        calls["n"] += 1
+        return vg(*args, **kwargs)
+
+    far = optimise(counted, content, FrameTargets(target), StopRule(40, tolerance=0, goal=goal))
+    assert far.iterations > 0 and far.evaluations == calls["n"]
+
+
 def test_goal_needs_the_style_as_well_as_the_whole_picture():
     goal = Goal(content=0.5, style=0.05, tv=0.01, weights=(1.0, 10.0, 1.0), margin=0.05)
     assert goal.reached({"content": 0.5, "style": 0.05, "tv": 0.01})

@@ -98,7 +98,10 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
     curvature pairs give full-length quasi-Newton steps from the first iteration, where a fresh memory
     starts with steps of one grey level and needs several iterations to learn the scale. Pairs that do not
     fit the new objective are dropped by the usual safeguards (a non-descent direction or a failed line
-    search clears the memory)."""
+    search clears the memory).
+
+    A start that already reaches ``rule.goal`` is returned as it is, judged by the forward pass alone (no
+    gradient, no evaluation counted) and with ``memory`` passed on unchanged."""
     direction = _compiled("direction", _direction)
     trial = _compiled("trial", _trial)
     pair = _compiled("pair", _pair)
@@ -114,8 +117,14 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
         evaluations += 1
         return _host(loss), grad, parts
 
-    f, g, parts = evaluate(x)
-    _finite(f)
+    at_start = rule.goal is not None and rule.min_iterations == 0
+    loss, g, parts = value_and_grad(x, *args, **({"skip_at": rule.goal.bounds()} if at_start else {}))
+    f = _finite(_host(loss))
+    host_parts = dict(zip(PART_NAMES, map(float, ops.convert_to_numpy(parts))))
+    if g is None:  # at the goal already: kept as it is
+        return Result(ops.convert_to_numpy(x)[0], f, host_parts, 0, 0, "reached", memory=memory)
+    evaluations = 1
+
     def empty():
         zeros, zero = ops.zeros((n,)), ops.zeros(())  # tensors are immutable: the slots may share them
         return (zeros,) * MEMORY, (zeros,) * MEMORY, (zero,) * MEMORY
@@ -124,7 +133,6 @@ def lbfgs(value_and_grad, x0, targets: FrameTargets, rule: StopRule, progress=No
     # pairs: curvature pairs held; with none, the first step is scaled by hand
     restarted = False  # the gradient was evaluated afresh after a failed line search
     history: list[float] = []
-    host_parts = dict(zip(PART_NAMES, map(float, ops.convert_to_numpy(parts))))
     stop = rule.check(history, host_parts) if rule.min_iterations == 0 else None
     while stop is None:
         d, slope, largest = direction(x, g, s_hist, y_hist, rho)

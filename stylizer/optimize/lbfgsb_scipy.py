@@ -23,10 +23,20 @@ def lbfgsb_scipy(value_and_grad: ValueAndGrad, x0: np.ndarray, targets: FrameTar
     """Minimise from ``x0`` until ``rule`` says stop. When L-BFGS-B itself gives up early (a failed line
     search, or a warm start so close to a minimum of the previous frame that its first steps look
     converged), it is restarted from the current image with a fresh memory, at most ``max_restarts`` times.
-    ``value_and_grad`` returns numpy arrays."""
+    ``value_and_grad`` returns numpy arrays. A start that already reaches ``rule.goal`` is returned as it
+    is, judged by the forward pass alone."""
     shape = x0.shape
     args = targets.arrays(shape)
     evaluations = 0
+    start = np.clip(x0, 0, 255).astype(np.float32)
+    first = None  # the start's evaluation, made before scipy asks for it
+    if rule.goal is not None and rule.min_iterations == 0:
+        loss, grad, parts = value_and_grad(start[None], *args, skip_at=rule.goal.bounds())
+        if not np.isfinite(loss):
+            raise NumericalError("the loss or its gradient became NaN or infinite")
+        if grad is None:
+            return Result(start, float(loss), dict(zip(PART_NAMES, map(float, parts))), 0, 0, "reached")
+        first = loss, grad, parts
     # The losses are means, so each pixel's gradient shrinks as 1/(number of pixels). L-BFGS-B takes its
     # first step along the raw gradient when every variable is bounded, which at 512 px moves the image by
     # ~1e-4 grey levels: a change the float32 loss cannot resolve, and the line search gives up at once.
@@ -35,9 +45,12 @@ def lbfgsb_scipy(value_and_grad: ValueAndGrad, x0: np.ndarray, targets: FrameTar
     parts_at: dict[float, np.ndarray] = {}  # scaled loss -> its parts, for the point L-BFGS-B returns
 
     def fun(x64: np.ndarray):
-        nonlocal evaluations
+        nonlocal evaluations, first
         image = x64.astype(np.float32).reshape((1, *shape))
-        loss, grad, parts = value_and_grad(image, *args)
+        if first is not None and np.array_equal(image[0], start):
+            (loss, grad, parts), first = first, None
+        else:
+            loss, grad, parts = value_and_grad(image, *args)
         evaluations += 1
         if not (np.isfinite(loss) and np.all(np.isfinite(grad))):
             raise NumericalError("the loss or its gradient became NaN or infinite")
@@ -63,7 +76,7 @@ def lbfgsb_scipy(value_and_grad: ValueAndGrad, x0: np.ndarray, targets: FrameTar
             raise StopIteration  # scipy ends the run and returns the current point
 
     # L-BFGS-B only accepts points that lower the loss, so the point it returns is the best one seen.
-    x = np.clip(x0, 0, 255).astype(np.float64).ravel()
+    x = start.astype(np.float64).ravel()
     res = None
     restarts = 0
     bounds = Bounds(0.0, 255.0)

@@ -32,12 +32,19 @@ class Goal:
         wc, ws, wtv = self.weights
         return wc * parts["content"] + ws * parts["style"] + wtv * parts["tv"]
 
+    def bounds(self) -> tuple[float, float, float, float, float]:
+        """The goal as five numbers a compiled call can test before it takes a gradient
+        (``compute.make_value_and_grad``'s ``skip_at``): the content, style and TV weights, the most the
+        weighted picture may cost, and the most its style term may."""
+        slack = 1.0 + self.margin
+        level = self.picture({"content": self.content, "style": self.style, "tv": self.tv})
+        return (*self.weights, slack * level, slack * self.style)
+
     def reached(self, parts: Mapping[str, float]) -> bool:
         # Both the whole picture and its style alone: a frame that trades style for content (new content
         # left unstylised) is not done even when the weighted sum looks good.
-        slack = 1.0 + self.margin
-        level = self.picture({"content": self.content, "style": self.style, "tv": self.tv})
-        return self.picture(parts) <= slack * level and parts["style"] <= slack * self.style
+        *_, picture, style = self.bounds()
+        return self.picture(parts) <= picture and parts["style"] <= style
 
 
 @dataclass(frozen=True)
