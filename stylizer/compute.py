@@ -24,11 +24,14 @@ from stylizer.console import native_stderr_silenced
 from stylizer.errors import StylizerError
 from stylizer.losses import Objective
 
-# (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1), skip_at=None)
-#   -> (loss, grad, parts); grad is None when ``skip_at`` (stopping.Goal.bounds) was met
+# (image (1,H,W,3), content target, temporal target (1,H,W,3), temporal mask (1,H,W,1), skip_at=None,
+#  grams=None) -> (loss, grad, parts); grad is None when ``skip_at`` (stopping.Goal.bounds) was met; ``grams``:
+#  the style targets for this size ({layer: Gram}; None: the objective's own)
 ValueAndGrad = Callable[..., tuple]
 # Bounds no picture meets (its weighted cost would have to be negative): the gradient is always taken.
 NO_GOAL = (0.0, 0.0, 0.0, -1.0, -1.0)
+# Bounds every picture meets: the forward pass alone.
+ANY_PICTURE = (0.0, 0.0, 0.0, float("inf"), float("inf"))
 
 
 def _at_goal(parts, bounds):
@@ -123,24 +126,33 @@ def make_value(objective: Objective) -> Callable[..., tuple[float, np.ndarray]]:
     """The loss and its parts without the gradient, as numpy: the network's forward pass only, about half
     an evaluation. Enough to judge a picture that is not going to be optimised (a finished result being
     measured)."""
-    forward = compile_function(lambda *arrays: objective(*arrays))
+    return forward_only(make_value_and_grad(objective))
 
-    def call(image, content_target, temporal_target, temporal_mask):
-        loss, parts = forward(*(keras.ops.convert_to_tensor(a, "float32")
-                                for a in (image, content_target, temporal_target, temporal_mask)))
+
+def forward_only(value_and_grad: ValueAndGrad) -> Callable[..., tuple[float, np.ndarray]]:
+    """``value_and_grad`` told that every picture is at its goal: the same compiled call (no second trace),
+    which then skips the backward pass."""
+
+    def call(image, content_target, temporal_target, temporal_mask, **options):
+        loss, _, parts = value_and_grad(image, content_target, temporal_target, temporal_mask,
+                                        skip_at=ANY_PICTURE, **options)
         return float(keras.ops.convert_to_numpy(loss)), keras.ops.convert_to_numpy(parts)
 
     return call
 
 
-def compile_function(fn: Callable) -> Callable:
-    """``fn`` (written with keras.ops) as one compiled call: traced once per input shape."""
+def compile_function(fn: Callable, any_size: int = 0) -> Callable:
+    """``fn`` (written with keras.ops) as one compiled call: traced once per input shape, or, when its
+    arguments are ``any_size`` float32 4-D tensors (images and feature maps), once for every size
+    (TensorFlow; JAX compiles per shape)."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
         # Everything traced here is straight-line keras.ops code (Python loops over Python ranges only), so
         # AutoGraph's source rewriting has nothing to convert: skipping it saves about 2 s of start-up per run.
+        if any_size:
+            return tf.function(fn, input_signature=_any_size(any_size), autograph=False)
         return tf.function(fn, reduce_retracing=True, autograph=False)
     if backend == "jax":
         import jax
@@ -153,7 +165,7 @@ def make_forward(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """A compiled forward pass returning float32 numpy features (the per-frame content target): an eager
     Keras call would dispatch layer by layer, and computing the whole extractor would run layers the
     target does not need."""
-    forward = compile_function(lambda image: keras.ops.cast(model(image), "float32"))
+    forward = compile_function(lambda image: keras.ops.cast(model(image), "float32"), any_size=1)
     return lambda image: keras.ops.convert_to_numpy(forward(keras.ops.convert_to_tensor(image[None], "float32")))
 
 
@@ -162,16 +174,32 @@ def _out_of_memory(exc: Exception) -> StylizerError:
                          f"({type(exc).__name__})")
 
 
+def _any_size(count: int) -> list:
+    """TensorFlow input signatures for ``count`` float32 4-D tensors of any size.
+
+    A graph traced for one size is traced again for the next (a cold frame's coarser level, then full size):
+    about 0.7 s a size for the value-and-gradient call at 192 px, as long as a dozen evaluations there.
+    Traced with unknown sizes, it is traced once, and each evaluation is as fast as in a graph traced for
+    its size (benchmarks/RESULTS.md)."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec((None, None, None, None), tf.float32) for _ in range(count)]
+
+
 def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> ValueAndGrad:
     import tensorflow as tf
 
-    # XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md), so it is opt-in.
-    @tf.function(jit_compile=jit_compile, reduce_retracing=True, autograph=False)  # see compile_function
-    def step(image, content_target, temporal_target, temporal_mask, skip_at):
+    # Traced once for all sizes (_any_size), with each size's style targets as an argument; then the goal's
+    # five bounds. XLA measured slower than the plain oneDNN graph on CPU (benchmarks/RESULTS.md): opt-in.
+    grams_spec = {name: tf.TensorSpec((None, None), tf.float32) for name in objective.style_grams}
+
+    @tf.function(jit_compile=jit_compile, autograph=False,  # see compile_function
+                 input_signature=[*_any_size(4), tf.TensorSpec((5,), tf.float32), grams_spec])
+    def step(image, content_target, temporal_target, temporal_mask, skip_at, grams):
         # Only the image is watched: the network's weights are fixed, so no weight gradient is built.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(image)
-            loss, parts = objective(image, content_target, temporal_target, temporal_mask)
+            loss, parts = objective(image, content_target, temporal_target, temporal_mask, grams)
         skip = _at_goal(parts, skip_at)
         # The backward pass sits in the branch a met goal does not take; the forward pass is the same either
         # way (measured: as fast as the forward-only call when skipped, as the plain step when not).
@@ -180,10 +208,11 @@ def _tensorflow(objective: Objective, jit_compile: bool, on_device: bool) -> Val
 
     no_goal = tf.constant(NO_GOAL, tf.float32)
 
-    def call(image, content_target, temporal_target, temporal_mask, skip_at=None):
+    def call(image, content_target, temporal_target, temporal_mask, skip_at=None, grams=None):
         bounds = no_goal if skip_at is None else tf.constant(skip_at, tf.float32)
+        grams = objective.style_grams if grams is None else grams
         try:
-            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds)
+            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds, grams)
         except tf.errors.ResourceExhaustedError as exc:
             raise _out_of_memory(exc) from None
         if skip_at is not None and bool(skip):
@@ -200,9 +229,9 @@ def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
     import jax.numpy as jnp
 
     @jax.jit
-    def step(image, content_target, temporal_target, temporal_mask, skip_at):
+    def step(image, content_target, temporal_target, temporal_mask, skip_at, grams):
         loss, backward, parts = jax.vjp(
-            lambda x: objective(x, content_target, temporal_target, temporal_mask), image, has_aux=True)
+            lambda x: objective(x, content_target, temporal_target, temporal_mask, grams), image, has_aux=True)
         skip = _at_goal(parts, skip_at)
         # As in _tensorflow: the backward pass only in the branch an unmet goal takes.
         grad = jax.lax.cond(skip, lambda: jnp.zeros_like(image), lambda: backward(jnp.ones_like(loss))[0])
@@ -210,10 +239,11 @@ def _jax(objective: Objective, on_device: bool) -> ValueAndGrad:
 
     no_goal = jnp.asarray(NO_GOAL, jnp.float32)
 
-    def call(image, content_target, temporal_target, temporal_mask, skip_at=None):
+    def call(image, content_target, temporal_target, temporal_mask, skip_at=None, grams=None):
         bounds = no_goal if skip_at is None else jnp.asarray(skip_at, jnp.float32)
+        grams = objective.style_grams if grams is None else grams
         try:
-            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds)
+            loss, grad, parts, skip = step(image, content_target, temporal_target, temporal_mask, bounds, grams)
         except Exception as exc:  # jax raises XlaRuntimeError; only RESOURCE_EXHAUSTED is ours to explain
             if "RESOURCE_EXHAUSTED" in str(exc):
                 raise _out_of_memory(exc) from None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import keras
@@ -116,11 +116,6 @@ def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
     return Styles(images, weights_, digest.hexdigest()[:16])
 
 
-@dataclass
-class _Compiled:
-    objective: losses.Objective
-    value_and_grad: compute.ValueAndGrad
-    value: Callable[..., tuple[float, np.ndarray]] | None = None  # compute.make_value's call, built when first needed
 
 
 class Stylizer:
@@ -140,9 +135,11 @@ class Stylizer:
         self.styles = styles
         self.optimizer = resolved.optimizer
         self.on_device = self.optimizer == "lbfgs"  # the projected L-BFGS keeps the backend's tensors
-        # (style side, colour reference) -> the objective, its compiled value-and-gradient call and, once
-        # asked for, its forward-only call
-        self._objectives: dict[tuple[int, str | None], _Compiled] = {}
+        # One compiled call for the run, built with the first style targets; each size's targets go in as
+        # arguments, so a cold frame's levels and a folder's sizes share one trace.
+        self._call: compute.ValueAndGrad | None = None
+        # (style side, colour reference) -> the style targets at that side
+        self._grams: dict[tuple[int, str | None], dict] = {}
         self._palettes: dict[str | None, ColourStats] = {}
 
     def _style_side(self, shape: tuple[int, int]) -> int:
@@ -152,40 +149,39 @@ class Stylizer:
 
     def value_and_grad(self, shape: tuple[int, int], colours: ColourStats | None = None) -> compute.ValueAndGrad:
         """Compiled loss+gradient for images whose longest side matches ``shape``'s (and, where
-        --preserve-colors matches the style to the photo, for photos of these ``colours``); built once and
-        reused."""
-        return self._compiled(shape, colours).value_and_grad
-
-    def value(self, shape: tuple[int, int], colours: ColourStats | None = None):
-        """The same objective's loss and parts without the gradient (``compute.make_value``)."""
-        compiled = self._compiled(shape, colours)
-        if compiled.value is None:
-            compiled.value = compute.make_value(compiled.objective)
-        return compiled.value
-
-    def _compiled(self, shape: tuple[int, int], colours: ColourStats | None) -> _Compiled:
-        mode = self.settings.preserve_colors
-        side = self._style_side(shape)
-        reference = colours.key() if colour.needs_stats(mode) else None
-        key = (side, reference)
-        if key not in self._objectives:
-            # A folder's photos each match the style anew: the targets of earlier photos are dropped.
-            self._objectives = {k: v for k, v in self._objectives.items() if k[1] == reference}
-            style_images = []
-            for image in self.styles.images:
-                scale = side / max(image.shape[:2])  # enlarged too (Lanczos), unlike a photo's working size
-                h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
-                style_images.append(colour.style_for(resize(image, h, w).astype(np.float32), mode, colours))
-            grams = losses.style_grams(self.extractor, style_images, self.styles.blend, self.settings.style_layers)
+        --preserve-colors matches the style to the photo, for photos of these ``colours``)."""
+        grams = self._style_targets(shape, colours)
+        if self._call is None:
             s = self.settings
             objective = losses.Objective(
                 self.extractor, s.content_layer, grams,
                 losses.LossWeights(s.content_weight, s.style_weight, s.tv_weight, s.temporal_weight),
                 dict(zip(s.style_layers, s.style_layer_weights)),
             )
-            self._objectives[key] = _Compiled(objective, compute.make_value_and_grad(
-                objective, self.jit_compile, on_device=self.on_device))
-        return self._objectives[key]
+            self._call = compute.make_value_and_grad(objective, self.jit_compile, on_device=self.on_device)
+        return functools.partial(self._call, grams=grams)
+
+    def value(self, shape: tuple[int, int], colours: ColourStats | None = None):
+        """The same objective's loss and parts without the gradient (``compute.forward_only``)."""
+        return compute.forward_only(self.value_and_grad(shape, colours))
+
+    def _style_targets(self, shape: tuple[int, int], colours: ColourStats | None) -> dict:
+        """The painting's Grams, matched at this picture's scale (and colours); computed once and kept."""
+        mode = self.settings.preserve_colors
+        side = self._style_side(shape)
+        reference = colours.key() if colour.needs_stats(mode) else None
+        key = (side, reference)
+        if key not in self._grams:
+            # A folder's photos each match the style anew: the targets of earlier photos are dropped.
+            self._grams = {k: v for k, v in self._grams.items() if k[1] == reference}
+            style_images = []
+            for image in self.styles.images:
+                scale = side / max(image.shape[:2])  # enlarged too (Lanczos), unlike a photo's working size
+                h, w = max(1, round(image.shape[0] * scale)), max(1, round(image.shape[1] * scale))
+                style_images.append(colour.style_for(resize(image, h, w).astype(np.float32), mode, colours))
+            grams = losses.style_grams(self.extractor, style_images, self.styles.blend, self.settings.style_layers)
+            self._grams[key] = {name: keras.ops.convert_to_tensor(g, "float32") for name, g in grams.items()}
+        return self._grams[key]
 
     def palette(self, colours: ColourStats | None = None) -> ColourStats:
         """Colour statistics of the painting as the style loss sees it (matched to ``colours`` where

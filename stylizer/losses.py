@@ -65,10 +65,12 @@ class LossWeights:
 
 
 class Objective:
-    """Total loss of an RGB image in [0, 255] given per-frame targets; style targets are fixed per run.
+    """Total loss of an RGB image in [0, 255] given per-frame targets and, optionally, the style targets.
 
-    Per-frame inputs are arguments rather than captured constants, so a compiled call is traced once per
-    image size and reused for every frame of that size.
+    Per-frame inputs are arguments rather than captured constants, so a compiled call is traced once and
+    reused for every frame. The style targets can be arguments too (``style_grams``): each size of a
+    picture has its own (the painting is matched at the picture's scale), and with them as arguments one
+    trace serves every size. Without them, the Grams the objective was made with are used.
     """
 
     def __init__(self, extractor: keras.Model, content_layer: str, style_grams: dict, weights: LossWeights,
@@ -81,10 +83,11 @@ class Objective:
         total = sum((layer_weights or {}).get(name, 1.0) for name in self.style_grams)
         self.layer_weights = {name: (layer_weights or {}).get(name, 1.0) / total for name in self.style_grams}
 
-    def __call__(self, image, content_target, temporal_target, temporal_mask):
+    def __call__(self, image, content_target, temporal_target, temporal_mask, style_grams: dict | None = None):
         feats = self.extractor(image)
         c = content_loss(feats[self.content_layer], content_target)
-        s = sum(self.layer_weights[name] * style_layer_loss(feats[name], g) for name, g in self.style_grams.items())
+        grams = self.style_grams if style_grams is None else style_grams
+        s = sum(self.layer_weights[name] * style_layer_loss(feats[name], grams[name]) for name in self.style_grams)
         tv = total_variation(image)
         t = temporal_loss(image, temporal_target, temporal_mask)
         w = self.weights
