@@ -1,7 +1,8 @@
 """The backend-specific call: a compiled call returning the loss, its gradient and the loss parts.
 
 TensorFlow is the default (a ``tf.function`` with one GradientTape: the network runs once per evaluation,
-forward and backward, and the graph is traced once per image size). With ``KERAS_BACKEND=jax`` the same
+forward and backward, and the graph is traced once per run: image sizes are unknown in it, and each size's
+style targets are an argument). With ``KERAS_BACKEND=jax`` the same
 objective is compiled with ``jax.jit`` over ``jax.vjp``. (The network's operations with written-out
 gradients for TensorFlow are in ``stylizer.gradients``.)
 
@@ -122,16 +123,11 @@ def make_value_and_grad(objective: Objective, jit_compile: bool = False, on_devi
     raise RuntimeError(f"unsupported Keras backend '{backend}' (use tensorflow or jax)")
 
 
-def make_value(objective: Objective) -> Callable[..., tuple[float, np.ndarray]]:
-    """The loss and its parts without the gradient, as numpy: the network's forward pass only, about half
-    an evaluation. Enough to judge a picture that is not going to be optimised (a finished result being
-    measured)."""
-    return forward_only(make_value_and_grad(objective))
-
-
 def forward_only(value_and_grad: ValueAndGrad) -> Callable[..., tuple[float, np.ndarray]]:
-    """``value_and_grad`` told that every picture is at its goal: the same compiled call (no second trace),
-    which then skips the backward pass."""
+    """The loss and its parts without the gradient, as numpy: the network's forward pass only, about half
+    an evaluation, for a picture that is not going to be optimised (a finished result being measured).
+    It is ``value_and_grad`` told that every picture is at its goal: the same compiled call (no second
+    trace), which then skips the backward pass."""
 
     def call(image, content_target, temporal_target, temporal_mask, **options):
         loss, _, parts = value_and_grad(image, content_target, temporal_target, temporal_mask,

@@ -44,7 +44,7 @@ def test_the_forward_only_call_gives_the_losses_of_the_value_and_gradient_call(p
     args = FrameTargets(target).arrays(content.shape)
     x = np.clip(content[None] + 40, 0, 255).astype(np.float32)
     loss, _, parts = compute.make_value_and_grad(objective)(x, *args)
-    forward_loss, forward_parts = compute.make_value(objective)(x, *args)
+    forward_loss, forward_parts = compute.forward_only(compute.make_value_and_grad(objective))(x, *args)
     assert forward_loss == pytest.approx(float(loss), rel=1e-5)
     np.testing.assert_allclose(forward_parts, parts, rtol=1e-5)
 
