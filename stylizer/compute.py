@@ -2,9 +2,9 @@
 
 TensorFlow is the default (a ``tf.function`` with one GradientTape: the network runs once per evaluation,
 forward and backward, and the graph is traced once per run: image sizes are unknown in it, and each size's
-style targets are an argument). With ``KERAS_BACKEND=jax`` the same
-objective is compiled with ``jax.jit`` over ``jax.vjp``. (The network's operations with written-out
-gradients for TensorFlow are in ``stylizer.gradients``.)
+style targets are an argument). With ``KERAS_BACKEND=jax`` the same objective is compiled with ``jax.jit``
+over ``jax.vjp``. (The network's operations with written-out gradients for TensorFlow are in
+``stylizer.gradients``.)
 
 The call can be told a goal (``skip_at``): when the losses of the forward pass already meet it, the
 backward pass is not run. A warm frame whose warped start is already as good as the shot's first frame then

@@ -116,8 +116,6 @@ def load_styles(paths: list, blend: tuple[float, ...]) -> Styles:
     return Styles(images, weights_, digest.hexdigest()[:16])
 
 
-
-
 class Stylizer:
     """Holds everything that is fixed for a run; ``stylize`` optimises one image."""
 
