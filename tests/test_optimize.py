@@ -187,6 +187,10 @@ def test_coarse_to_fine_levels():
     assert multiscale.levels(288, 384, 100) == [((144, 192), 10), ((288, 384), 48)]
     # A shot's first frame: a longer coarse and full-size level.
     assert multiscale.levels(288, 384, 100, schedule=multiscale.SHOT) == [((144, 192), 25), ((288, 384), 50)]
+    # Under twice MIN_SIDE it gets no coarser level at MIN_SIDE, and a shorter single full-size level.
+    assert multiscale.levels(144, 192, 100, schedule=multiscale.SHOT) == [((144, 192), 60)]
+    assert multiscale.levels(90, 160, 100, schedule=multiscale.SHOT) == [((90, 160), 60)]
+    assert multiscale.levels(144, 192, 100, enabled=False, schedule=multiscale.SHOT) == [((144, 192), 100)]
     assert multiscale.levels(384, 512, 100, enabled=False) == [((384, 512), 100)]
 
 

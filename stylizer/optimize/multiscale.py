@@ -9,7 +9,12 @@ and 256 px, for 2.4-2.9x its images per hour. 25% + 40%, the same work at 192 px
 short: one folder 3-4% less stylised on SqueezeNet, mostly one photo's sky.
 A shot's first frame keeps 25% + 50%: it sets the level every warm frame of the shot holds to
 (optimize.stopping.Goal). 40% at full size there left two of three shots 1.2-1.4 points less stylised at
-the start, and 15% + 55% or 10% + 60% was no better on both networks at once.
+the start, and 15% + 55% or 10% + 60% was no better on both networks at once. Under 256 px it gets no
+coarser level but 60% at full size, about the same work: at 192 px the enlarged 128 px picture (a step of
+1.5, not 2) left two shots of four short of 0305937's at the start (4.3% on the VGG16 layers, 5.1% on
+SqueezeNet), and the full-size start brought them to -0.1% and +1.0%, the other two no further off
+(benchmarks/RESULTS.md, first section). At 256 px the halved level still pays: without it two shots of
+three were 3-4 points further from the painting.
 """
 
 from __future__ import annotations
@@ -28,30 +33,35 @@ class Schedule:
     """Iterations per level as fractions of the cold budget."""
 
     coarse: float  # at each coarser level
-    fine: float  # at full size
+    fine: float  # at full size, after the coarser levels
+    alone: float = 1.0  # at full size when no coarser level is made
+    # A picture under twice MIN_SIDE gets one coarser level at MIN_SIDE (a step under 2x) when this is set.
+    below_half: bool = True
 
 
 IMAGE = Schedule(coarse=0.10, fine=0.48)
-SHOT = Schedule(coarse=0.25, fine=0.50)  # a shot's first frame (see above)
+SHOT = Schedule(coarse=0.25, fine=0.50, alone=0.60, below_half=False)  # a shot's first frame (see above)
 
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True, schedule: Schedule | None = None
            ) -> list[tuple[tuple[int, int], int]]:
     """[((h, w), iterations), ...] from the coarsest level to full size, with ``schedule``'s shares of
-    ``iterations`` (None: IMAGE)."""
+    ``iterations`` (None: IMAGE); ``enabled`` False: all of them at full size."""
+    if not enabled:
+        return [((height, width), iterations)]
+    schedule = schedule or IMAGE  # looked up here, not bound as a default: benchmarks replace IMAGE
     shapes = [(height, width)]
-    while enabled and len(shapes) < MAX_LEVELS:
+    while len(shapes) < MAX_LEVELS:
         h, w = shapes[-1]
         side = max(h, w)
         coarser = side // 2
-        if coarser < MIN_SIDE and len(shapes) == 1:
+        if coarser < MIN_SIDE and len(shapes) == 1 and schedule.below_half:
             coarser = MIN_SIDE  # a picture under twice MIN_SIDE: its one coarser level is MIN_SIDE itself
         if coarser < MIN_SIDE or coarser * MIN_STEP > side:
             break
         shapes.append((max(1, round(h * coarser / side)), max(1, round(w * coarser / side))))
     if len(shapes) == 1:
-        return [((height, width), iterations)]
-    schedule = schedule or IMAGE  # looked up here, not bound as a default: benchmarks replace IMAGE
+        return [((height, width), max(1, round(iterations * schedule.alone)))]
     coarse = max(1, round(iterations * schedule.coarse))
     fine = max(1, round(iterations * schedule.fine))
     return [(shape, coarse) for shape in reversed(shapes[1:])] + [((height, width), fine)]
