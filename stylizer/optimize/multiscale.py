@@ -12,9 +12,9 @@ A shot's first frame keeps 25% + 50%: it sets the level every warm frame of the 
 the start, and 15% + 55% or 10% + 60% was no better on both networks at once. Under 256 px it gets no
 coarser level but 60% at full size, about the same work: at 192 px the enlarged 128 px picture (a step of
 1.5, not 2) left two shots of four short of 0305937's at the start (4.3% on the VGG16 layers, 5.1% on
-SqueezeNet), and the full-size start brought them to -0.1% and +1.0%, the other two no further off
-(benchmarks/RESULTS.md, first section). At 256 px the halved level still pays: without it two shots of
-three were 3-4 points further from the painting.
+SqueezeNet), and the full-size start brought them to -0.1% and +1.0% at the same frames per hour on the
+slowest shot (benchmarks/RESULTS.md, "A shot's first frame under 256 px"). At 256 px the halved level
+still pays: without it two shots of three were 3-4 points further from the painting.
 """
 
 from __future__ import annotations
