@@ -14,7 +14,9 @@ coarser level but 60% at full size, about the same work: at 192 px the enlarged 
 1.5, not 2) left two shots of four short of 0305937's at the start (4.3% on the VGG16 layers, 5.1% on
 SqueezeNet), and the full-size start brought them to -0.1% and +1.0% at the same frames per hour on the
 slowest shot (benchmarks/RESULTS.md, "A shot's first frame under 256 px"). At 256 px the halved level
-still pays: without it two shots of three were 3-4 points further from the painting.
+still pays: without it two shots of three were 3-4 points further from the painting. The cost: on a
+panning shot at 192 px (city.mp4, which both schedules leave short of the painting) flicker went from 0.91x
+to 1.04-1.05x of 0305937's.
 """
 
 from __future__ import annotations
