@@ -179,7 +179,9 @@ def test_goal_needs_the_style_as_well_as_the_whole_picture():
 
 
 def test_coarse_to_fine_levels():
-    assert multiscale.levels(384, 512, 100) == [((96, 128), 10), ((192, 256), 10), ((384, 512), 48)]
+    # An image gets one coarser level, with half the share once that level is 256 px or more.
+    assert multiscale.levels(384, 512, 100) == [((192, 256), 5), ((384, 512), 48)]
+    assert multiscale.levels(1080, 1920, 100) == [((540, 960), 5), ((1080, 1920), 48)]
     # Below twice MIN_SIDE the coarser level is MIN_SIDE itself, while it is at least MIN_STEP times smaller.
     assert multiscale.levels(144, 192, 100) == [((96, 128), 10), ((144, 192), 48)]
     assert multiscale.levels(90, 160, 100) == [((90, 160), 100)]  # too small for a coarser level
@@ -187,6 +189,9 @@ def test_coarse_to_fine_levels():
     assert multiscale.levels(288, 384, 100) == [((144, 192), 10), ((288, 384), 48)]
     # A shot's first frame: a longer coarse and full-size level.
     assert multiscale.levels(288, 384, 100, schedule=multiscale.SHOT) == [((144, 192), 25), ((288, 384), 50)]
+    # It keeps up to two coarser levels, each with the same share.
+    assert multiscale.levels(384, 512, 100, schedule=multiscale.SHOT) == [
+        ((96, 128), 25), ((192, 256), 25), ((384, 512), 50)]
     # Under twice MIN_SIDE it gets no coarser level at MIN_SIDE, and a shorter single full-size level.
     assert multiscale.levels(144, 192, 100, schedule=multiscale.SHOT) == [((144, 192), 60)]
     assert multiscale.levels(90, 160, 100, schedule=multiscale.SHOT) == [((90, 160), 60)]

@@ -7,6 +7,13 @@ an image gets 10% at the coarser level and 48% at full size, which reaches 03059
 distances (100 full-size iterations) within 3% on both networks, on two folders of unseen photos at 192
 and 256 px, for 2.4-2.9x its images per hour. 25% + 40%, the same work at 192 px, left the finer texture
 short: one folder 3-4% less stylised on SqueezeNet, mostly one photo's sky.
+An image gets one coarser level only, and 5% of the budget there once that level is 256 px or more. At
+512 px, the default, 128:10 + 256:10 + 512:48 painted the painting's large shapes over the photo's own
+(content 15% further from the photo than 0305937's, whose 100 full-size iterations at that size leave
+the photo's shapes in place), and 256:10 + 512:48 still 6.6%; 256:5 + 512:48 is within 3% of it on
+every measure, closer to the painting, for 3.2x its images per hour (benchmarks/RESULTS.md, "Images at
+512 px"). A 128 px level keeps its 10%: 5% there left one folder at 256 px 3.3% less stylised on
+SqueezeNet. Larger pictures keep the 512 px schedule's shares, not measured beyond 512 px.
 A shot's first frame keeps 25% + 50%: it sets the level every warm frame of the shot holds to
 (optimize.stopping.Goal). 40% at full size there left two of three shots 1.2-1.4 points less stylised at
 the start, and 15% + 55% or 10% + 60% was no better on both networks at once. Under 256 px it gets no
@@ -39,9 +46,14 @@ class Schedule:
     alone: float = 1.0  # at full size when no coarser level is made
     # A picture under twice MIN_SIDE gets one coarser level at MIN_SIDE (a step under 2x) when this is set.
     below_half: bool = True
+    coarser: int = MAX_LEVELS - 1  # the most coarser levels
+    large: float | None = None  # at a coarser level of twice MIN_SIDE or more, when it differs from `coarse`
+
+    def coarse_share(self, side: int) -> float:
+        return self.large if self.large is not None and side >= 2 * MIN_SIDE else self.coarse
 
 
-IMAGE = Schedule(coarse=0.10, fine=0.48)
+IMAGE = Schedule(coarse=0.10, fine=0.48, coarser=1, large=0.05)
 SHOT = Schedule(coarse=0.25, fine=0.50, alone=0.60, below_half=False)  # a shot's first frame (see above)
 
 
@@ -53,7 +65,7 @@ def levels(height: int, width: int, iterations: int, enabled: bool = True, sched
         return [((height, width), iterations)]
     schedule = schedule or IMAGE  # looked up here, not bound as a default: benchmarks replace IMAGE
     shapes = [(height, width)]
-    while len(shapes) < MAX_LEVELS:
+    while len(shapes) <= schedule.coarser:
         h, w = shapes[-1]
         side = max(h, w)
         coarser = side // 2
@@ -64,6 +76,5 @@ def levels(height: int, width: int, iterations: int, enabled: bool = True, sched
         shapes.append((max(1, round(h * coarser / side)), max(1, round(w * coarser / side))))
     if len(shapes) == 1:
         return [((height, width), max(1, round(iterations * schedule.alone)))]
-    coarse = max(1, round(iterations * schedule.coarse))
-    fine = max(1, round(iterations * schedule.fine))
-    return [(shape, coarse) for shape in reversed(shapes[1:])] + [((height, width), fine)]
+    coarse = [(shape, max(1, round(iterations * schedule.coarse_share(max(shape))))) for shape in reversed(shapes[1:])]
+    return coarse + [((height, width), max(1, round(iterations * schedule.fine)))]
