@@ -11,8 +11,8 @@ An image gets one coarser level only, and 5% of the budget there once that level
 512 px, the default, 128:10 + 256:10 + 512:48 painted the painting's large shapes over the photo's own
 (content 15% further from the photo than 0305937's, whose 100 full-size iterations at that size leave
 the photo's shapes in place), and 256:10 + 512:48 still 6.6%; 256:5 + 512:48 is within 3% of it on
-every measure, closer to the painting, for 3.2x its images per hour (benchmarks/RESULTS.md, "Images at
-512 px"). A 128 px level keeps its 10%: 5% there left one folder at 256 px 3.3% less stylised on
+every measure and closer to the painting on three folders and paintings, for 2.9-3.2x its images per
+hour (benchmarks/RESULTS.md, "Images at 512 px"). A 128 px level keeps its 10%: 5% there left one folder at 256 px 3.3% less stylised on
 SqueezeNet. Larger pictures keep the 512 px schedule's shares, not measured beyond 512 px.
 A shot's first frame keeps 25% + 50%: it sets the level every warm frame of the shot holds to
 (optimize.stopping.Goal). 40% at full size there left two of three shots 1.2-1.4 points less stylised at
