@@ -12,8 +12,9 @@ An image gets one coarser level only, and 5% of the budget there once that level
 (content 15% further from the photo than 0305937's, whose 100 full-size iterations at that size leave
 the photo's shapes in place), and 256:10 + 512:48 still 6.6%; 256:5 + 512:48 is within 3% of it on
 every measure and closer to the painting on three folders and paintings, for 2.9-3.2x its images per
-hour (benchmarks/RESULTS.md, "Images at 512 px"). A 128 px level keeps its 10%: 5% there left one folder at 256 px 3.3% less stylised on
-SqueezeNet. Larger pictures keep the 512 px schedule's shares, not measured beyond 512 px.
+hour (benchmarks/RESULTS.md, "Images at 512 px"). A 128 px level keeps its 10%: 5% there left one folder
+at 256 px 3.3% less stylised on SqueezeNet. Larger pictures keep the 512 px schedule's shares, not
+measured beyond 512 px.
 A shot's first frame keeps 25% + 50%: it sets the level every warm frame of the shot holds to
 (optimize.stopping.Goal). 40% at full size there left two of three shots 1.2-1.4 points less stylised at
 the start, and 15% + 55% or 10% + 60% was no better on both networks at once. Under 256 px it gets no
@@ -31,7 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
-MAX_LEVELS = 3
 # A coarser level is half the side of the one above it; a picture under twice MIN_SIDE gets one at MIN_SIDE
 # instead, if that is at least MIN_STEP times smaller (less saves too little to pay for its trace and start).
 MIN_STEP = 1.4
@@ -46,7 +46,7 @@ class Schedule:
     alone: float = 1.0  # at full size when no coarser level is made
     # A picture under twice MIN_SIDE gets one coarser level at MIN_SIDE (a step under 2x) when this is set.
     below_half: bool = True
-    coarser: int = MAX_LEVELS - 1  # the most coarser levels
+    coarser: int = 2  # the most coarser levels
     large: float | None = None  # at a coarser level of twice MIN_SIDE or more, when it differs from `coarse`
 
     def coarse_share(self, side: int) -> float:
