@@ -22,11 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from stylizer.metrics import NETWORKS
-
-
-def windows(n: int) -> dict[str, slice]:
-    mid = max(0, min(n - 3, n // 2 - 1))
-    return {"start": slice(0, 3), "mid": slice(mid, mid + 3), "end": slice(max(0, n - 3), n)}
+from throughput import windows
 
 
 def interior(image: np.ndarray, margin: float) -> np.ndarray:
@@ -43,7 +39,10 @@ def main() -> None:
                         help="the band left off every edge for the interior, as a fraction of the short side")
     parser.add_argument("--network", choices=NETWORKS, default="vgg16", help="the measure's network")
     args = parser.parse_args()
+    if not 0 <= args.margin < 0.4:
+        parser.error("--margin must be at least 0 and under 0.4 (a fifth of the short side is left either way)")
 
+    from stylizer.errors import InputError
     from stylizer.io.readers import iter_video_frames, load_image
     from stylizer.metrics import IndependentFeatures
 
@@ -54,21 +53,24 @@ def main() -> None:
         finally:
             reader.close()
 
-    reference, candidate = frames(args.reference), frames(args.candidate)
+    try:
+        reference, candidate, style = frames(args.reference), frames(args.candidate), load_image(args.style).rgb
+    except InputError as exc:
+        parser.error(str(exc))
     n = min(len(reference), len(candidate))
     if n < 3:
         parser.error("each video needs at least 3 frames")
     if reference[0].shape != candidate[0].shape:
         parser.error(f"frame sizes differ: {reference[0].shape[:2]} and {candidate[0].shape[:2]}")
-    style, meter = load_image(args.style).rgb, IndependentFeatures(network=args.network)
+    meter = IndependentFeatures(network=args.network)
     table = {}  # (video, region) -> distance per frame
     for name, video in (("reference", reference), ("candidate", candidate)):
         table[name, "frame"] = np.array([meter.style_distance(f, style) for f in video[:n]])
         table[name, "interior"] = np.array([meter.style_distance(interior(f, args.margin), style)
                                             for f in video[:n]])
+    inner = interior(reference[0], args.margin).shape
     print(f"{args.network} style distance to {args.style.name}, {n} frames; interior: "
-          f"{interior(reference[0], args.margin).shape[1]}x{interior(reference[0], args.margin).shape[0]} "
-          f"of {reference[0].shape[1]}x{reference[0].shape[0]}")
+          f"{inner[1]}x{inner[0]} of {reference[0].shape[1]}x{reference[0].shape[0]}")
     for key, values in table.items():
         print(f"  {key[0]:<9} {key[1]:<8} " + " ".join(f"{v:.3f}" for v in values))
     for region in ("frame", "interior"):
