@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warm-min-iterations", type=int,
                    help="iterations every warm frame runs before it may stop (default 0: a warped start already "
                         "as good as the shot's first frame is kept)")
+    g.add_argument("--warm-moving-iterations", type=int,
+                   help="iterations every warm frame of a moving view (a pan, a zoom) runs before it may stop "
+                        "(default 8; 0: as any other warm frame)")
     g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
                    help="optimise cold frames and images at full size from the first iteration")
     g.add_argument("--content-weight", type=float)
@@ -69,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "structures of the painting, on the shallow ones its fine texture")
     g.add_argument("--pooling", choices=["max", "avg"],
                    help="VGG16's pooling (default max; avg is Gatys et al.'s recommendation)")
-    g.add_argument("--init", help="where a cold start begins: palette (the default: the photo in the painting's "
+    g.add_argument("--init", help="where a cold start begins: auto (the default: an image from the palette, a "
+                                  "shot's first frame from the photo), palette (the photo in the painting's "
                                   "colours), content, noise, or an image path")
     g.add_argument("--seed", type=int)
     g.add_argument("--preserve-colors", nargs="?", const="swap", choices=MODES, metavar="MODE",
@@ -139,7 +143,7 @@ def _margin(value: str) -> float | str:
 
 OPTION_NAMES = (
     "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
-    "coarse_to_fine", "content_weight", "style_weight",
+    "warm_moving_iterations", "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
     "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
     "pooling", "memory",

@@ -201,12 +201,12 @@ class Stylizer:
         init = self.settings.init if init is None else init
         if isinstance(init, np.ndarray):
             return resize(init.astype(np.float32), *content.shape[:2])
-        if init == "palette" and self.settings.style_weight > 0:
+        if init in ("auto", "palette") and self.settings.style_weight > 0:
             # The photo in the painting's colours: the style loss's first layers weigh colour statistics
             # heavily, and a start that already has them spends no iterations on recolouring
             # (benchmarks/RESULTS.md "Short shots"). Without a style loss nothing asks for them.
             return colour.recolour(content, ColourStats.of([content]), self.palette(colours))
-        if init in ("content", "palette"):
+        if init in ("auto", "content", "palette"):
             return content.astype(np.float32)
         if init == "noise":
             rng = np.random.default_rng(self.settings.seed)
@@ -238,6 +238,7 @@ class Stylizer:
         memory: tuple | None = None,
         colours: ColourStats | None = None,
         schedule: multiscale.Schedule | None = None,
+        min_iterations: int = 0,
     ) -> Result:
         """Optimise one image already at working size (H, W, 3, values in [0, 255]).
 
@@ -246,6 +247,7 @@ class Stylizer:
         (``optimize.multiscale``). ``colours``: the statistics the style is matched to under
         --preserve-colors luminance/histogram (a video's, shared by its frames); else the image's own.
         ``schedule``: a cold start's shares of its budget per level (None: an image's, multiscale.IMAGE).
+        ``min_iterations``: the fewest a warm start runs, beside the settings' --warm-min-iterations.
         A warm start that already reaches ``goal`` is kept as it is, judged by the forward pass alone (the
         optimisers' first evaluation skips the gradient, ``compute.make_value_and_grad``)."""
         check_size(*content.shape[:2], "the working image")
@@ -254,7 +256,7 @@ class Stylizer:
         s = self.settings
         warm = temporal is not None or isinstance(init, np.ndarray)
         if warm:
-            rule = StopRule(iterations, s.tolerance, s.patience, goal, s.warm_min_iterations)
+            rule = StopRule(iterations, s.tolerance, s.patience, goal, max(s.warm_min_iterations, min_iterations))
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, schedule)

@@ -108,12 +108,19 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 pull = temporal.temporal_target(earlier, content)
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
+                if pull.motion >= temporal.MOVING * max(content.shape[:2]):
+                    # A moved picture is not kept: its texture no longer sits where it was painted for.
+                    kwargs["min_iterations"] = settings.warm_moving_iterations
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         if spec.video and not warm:
             # A shot's first frame sets the style its warm frames hold to (their goal): longer levels than
             # an image's (a shorter full-size level left shots less stylised at the start, RESULTS.md).
             kwargs["schedule"] = multiscale.SHOT
+            if settings.init == "auto":
+                # From the photo, not the painting's palette: the palette start's finer stripes flickered
+                # under the warm starts' warp on a moving view (RESULTS.md, "A moving view").
+                kwargs["init"] = "content"
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)

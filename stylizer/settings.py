@@ -8,7 +8,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-Init = str  # "palette" (the photo in the painting's colours), "content", "noise", or a path to an image
+# "auto" (images from "palette", a shot's first frame from "content"), "palette" (the photo in the painting's
+# colours), "content", "noise", or a path to an image
+Init = str
 Temporal = Literal["flow", "warm", "none"]
 Precision = Literal["auto", "float32", "bfloat16"]
 
@@ -42,6 +44,9 @@ class Settings:
     # (optimize.stopping.Goal); None spends the whole warm budget. Chosen by measurement (RESULTS.md).
     warm_margin: float | None = 0.1
     warm_min_iterations: int = 0  # 0: a warped start already at the goal is kept as it is (at most one evaluation)
+    # Every warm frame of a moving view (temporal.MOVING) runs at least this many: a kept or briefly optimised
+    # frame carries its texture off the place it was painted for (RESULTS.md, "A moving view").
+    warm_moving_iterations: int = 8
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0
@@ -55,7 +60,7 @@ class Settings:
     style_layers: tuple[str, ...] = (
         "block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1",
     )
-    init: Init = "palette"  # cold starts only; warm frames start from the previous result
+    init: Init = "auto"  # cold starts only; warm frames start from the previous result
     seed: int = 0
     preserve_colors: str | None = None  # None, or a mode of colour.MODES
     temporal: Temporal = "flow"
@@ -97,7 +102,7 @@ class Settings:
 
     HASHED = (
         "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
-        "coarse_to_fine", "content_weight", "style_weight",
+        "warm_moving_iterations", "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
         "style_layer_weights", "pooling", "init", "seed", "preserve_colors", "temporal", "temporal_frames",
         "precision", "optimizer", "tolerance", "patience", "every", "start", "max_frames", "format",
@@ -144,8 +149,8 @@ class Settings:
             raise UsageError("iteration counts must be at least 1")
         if self.warm_margin is not None and self.warm_margin < 0:
             raise UsageError("--warm-margin must be at least 0 (or 'off')")
-        if self.warm_min_iterations < 0:
-            raise UsageError("--warm-min-iterations must be at least 0")
+        if self.warm_min_iterations < 0 or self.warm_moving_iterations < 0:
+            raise UsageError("--warm-min-iterations and --warm-moving-iterations must be at least 0")
         from stylizer.executors import EXECUTORS
 
         if self.executor not in EXECUTORS:
@@ -202,8 +207,9 @@ class Settings:
 
 
 PRESETS: dict[str, dict] = {
-    # Few minutes for the samples on 2 CPU cores: small working size, short budgets.
-    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20},
+    # Few minutes for the samples on 2 CPU cores: small working size, short budgets, and a moving view's
+    # frames kept like any other's (their minimum would double the samples' time).
+    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20, "warm_moving_iterations": 0},
     "default": {},
     # Slower, for final renders.
     "quality": {"size": 768, "iterations": 300, "warm_iterations": 100},

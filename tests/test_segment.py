@@ -51,3 +51,46 @@ def test_every_warm_start_is_judged_before_a_gradient_is_spent(style_image):
     # optimised frames make exactly the evaluations they count.
     kept = sum(o.evaluations == 0 for o in outcomes)
     assert calls == {"forward only": 0, "value and gradient": sum(o.evaluations for o in outcomes) + kept}
+
+
+def _stylizer(style_image, **options):
+    settings = Settings(size=48, iterations=25, warm_iterations=40, coarse_to_fine=False, precision="float32",
+                        optimizer="lbfgs", **options)
+    return settings, engine.Stylizer(settings, engine.load_styles([style_image], ()),
+                                     params=features.random_params(0, "block5_conv1"))
+
+
+def test_a_moving_views_warm_frames_are_not_kept_and_run_the_moving_minimum(style_image):
+    """A slow pan (1 px a frame): a warm frame that would be kept as warped runs --warm-moving-iterations
+    instead, as its texture has moved off the place it was painted for; a still shot's frames are kept."""
+    still = pattern(48, 40, seed=5)
+    pan = [np.roll(still, k, axis=1) for k in range(5)]
+    spec = SegmentSpec("frames 0-4", 0, 5, frozenset(range(5)))
+    settings, stylizer = _stylizer(style_image, warm_moving_iterations=3)
+    outcomes = list(run_segment(spec, enumerate(pan), stylizer, settings))
+    assert all(o.iterations >= 3 for o in outcomes[1:]), [o.iterations for o in outcomes]
+    outcomes = list(run_segment(spec, enumerate([still] * 5), stylizer, settings))
+    assert [o.evaluations for o in outcomes[1:]] == [0] * 4
+    settings, stylizer = _stylizer(style_image, warm_moving_iterations=0)
+    outcomes = list(run_segment(spec, enumerate(pan), stylizer, settings))
+    assert min(o.iterations for o in outcomes[1:]) < 3, [o.iterations for o in outcomes]
+
+
+def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette(style_image, monkeypatch):
+    settings, stylizer = _stylizer(style_image)
+    starts = []
+    original = stylizer.initial_image
+
+    def recorded(content, init=None, colours=None):
+        starts.append(init)
+        return original(content, init, colours)
+
+    monkeypatch.setattr(stylizer, "initial_image", recorded)
+    frame = pattern(48, 40, seed=2)
+    list(run_segment(SegmentSpec("frame 0", 0, 1, frozenset({0})), enumerate([frame]), stylizer, settings))
+    image = SegmentSpec("photo.png", 0, 1, frozenset({0}), video=False)
+    list(run_segment(image, enumerate([frame]), stylizer, settings))
+    assert starts == ["content", None]
+    photo = frame.astype(np.float32)
+    assert np.array_equal(original(photo, "content"), photo)
+    assert not np.allclose(original(photo, None), photo)  # None: the settings' auto, for an image the palette

@@ -14,6 +14,7 @@ from stylizer.temporal import (
     compute_flow,
     flow_between,
     is_scene_cut,
+    motion,
     reliability_mask,
     temporal_target,
     warm_start,
@@ -151,6 +152,21 @@ def test_long_term_target_holds_each_pixel_to_the_nearest_earlier_frame_that_saw
     assert (pull.init == 10).all()  # the warm start is the frame before, as without long-term terms
     assert (pull.target[:, : w // 2] == 10).all() and (pull.target[:, w // 2:] == 20).all()
     assert (pull.weights == 1).all()
+
+
+@pytest.mark.parametrize("dx,dy", [(0.3, 0.0), (0.0, -0.25), (1.2, 1.6)])
+def test_motion_is_how_far_the_view_moved(photo: np.ndarray, dx: float, dy: float) -> None:
+    prev, cur = shifted_pair(photo, dx, dy)
+    pull = temporal_target([(prev.astype(np.float32), prev.astype(np.float32))], cur.astype(np.float32))
+    assert pull.motion == pytest.approx(np.hypot(dx, dy), abs=0.08)
+
+
+def test_motion_of_a_still_view_with_one_thing_moving_is_nil(photo: np.ndarray) -> None:
+    prev, _ = shifted_pair(photo, 0, 0)
+    cur = prev.copy()
+    cur[40:70, 60:100] = np.roll(prev[40:70, 60:100], 5, axis=1)  # a sixth of the picture moves 5 px
+    assert motion(flow_between(prev, prev).flow_bw) < 0.02
+    assert motion(flow_between(prev, cur).flow_bw) < 0.05
 
 
 def test_reliability_mask_flags_disoccluded_strip(photo: np.ndarray) -> None:
