@@ -66,14 +66,15 @@ def test_a_moving_views_warm_frames_are_not_kept_and_run_the_moving_minimum(styl
     still = pattern(48, 40, seed=5)
     pan = [np.roll(still, k, axis=1) for k in range(5)]
     spec = SegmentSpec("frames 0-4", 0, 5, frozenset(range(5)))
-    settings, stylizer = _stylizer(style_image, warm_moving_iterations=3)
+    settings, stylizer = _stylizer(style_image, warm_moving_iterations=15)
     outcomes = list(run_segment(spec, enumerate(pan), stylizer, settings))
-    assert all(o.iterations >= 3 for o in outcomes[1:]), [o.iterations for o in outcomes]
+    assert all(o.iterations >= 15 for o in outcomes[1:]), [o.iterations for o in outcomes]
     outcomes = list(run_segment(spec, enumerate([still] * 5), stylizer, settings))
     assert [o.evaluations for o in outcomes[1:]] == [0] * 4
+    # Without the minimum the same pan stops at the goal, sooner.
     settings, stylizer = _stylizer(style_image, warm_moving_iterations=0)
     outcomes = list(run_segment(spec, enumerate(pan), stylizer, settings))
-    assert min(o.iterations for o in outcomes[1:]) < 3, [o.iterations for o in outcomes]
+    assert min(o.iterations for o in outcomes[1:]) < 15, [o.iterations for o in outcomes]
 
 
 def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette(style_image, monkeypatch):
