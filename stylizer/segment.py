@@ -7,7 +7,8 @@ working size, uint8 (finishing to the output size happens once, when outputs are
 
 Inside a segment the first frame to make starts cold (coarse-to-fine) unless the frame before it is
 finished (``spec.saved``); every later frame starts from the previous result warped by optical flow, stops
-at the level of the segment's cold frame (``Goal``), and reuses its curvature memory.
+at the level of the segment's cold frame (``Goal``), and reuses its curvature memory. Where the view moves
+(``temporal.MOVING``), a warm frame runs at least ``warm_moving_iterations`` first.
 """
 
 from __future__ import annotations

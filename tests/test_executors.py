@@ -93,8 +93,13 @@ def test_a_folder_on_a_local_ray_gives_the_local_executors_images(tmp_path: Path
 def test_a_two_shot_clip_on_ray_gives_the_local_executors_frames(tmp_path: Path, style_image: Path,
                                                                  ray_cluster: str) -> None:
     clip = make_shots(tmp_path / "shots.mp4", [5, 4])
+    # The shots move, and a moving view's warm frames would all spend their budget: the two thread counts'
+    # rounding (2 here, 1 per Ray worker) then grows past what this compares. The rule runs in the same
+    # segment function under either executor (tests/test_segment.py).
+    still = ("--warm-moving-iterations", "0")
     for name, extra in (("local", ()), ("ray", RAY)):
-        rc, stdout, err = run(clip, style_image, *FAST, *extra, "--keep-frames", "-o", tmp_path / f"{name}.mp4")
+        rc, stdout, err = run(clip, style_image, *FAST, *still, *extra, "--keep-frames", "-o",
+                              tmp_path / f"{name}.mp4")
         assert rc == 0, err
         assert video_facts(tmp_path / f"{name}.mp4")[3] == 9
     frames = {name: sorted((tmp_path / f".{name}.mp4.work" / "frames").glob("*.png")) for name in ("local", "ray")}

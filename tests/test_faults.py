@@ -472,7 +472,8 @@ def test_nan_in_a_video_keeps_its_length_lists_the_frame_and_a_rerun_retries_it(
     settings = TINY.replace(warm_min_iterations=1)
     report = pipeline.run(settings, clip, [style_image], out,
                           stylizer_factory=nan_factory(settings, style_image, {1, 2}, made))
-    assert made[0].inits[:3] == [None, "previous", "content"]
+    # A shot's first frame starts from the photo (--init auto), as does the cold retry.
+    assert made[0].inits[:3] == ["content", "previous", "content"]
     assert [source for source, _ in report.failed] == [f"{clip} frame 1"]
     assert report.done == 3
     assert video_facts(out)[3] == 4  # the unstylised frame stands in
