@@ -230,7 +230,7 @@ class TemporalTarget:
     init: np.ndarray    # the previous result warped onto this frame (warm_start)
     target: np.ndarray  # per pixel, the nearest earlier result in which it was visible, warped here
     weights: np.ndarray  # HxW in [0, 1]
-    motion: float = 0.0  # how far the view moved since the frame before (motion()), in pixels
+    motion: float  # how far the view moved since the frame before (motion()), in pixels
 
 
 def temporal_target(earlier: list[tuple[np.ndarray, np.ndarray]], content: np.ndarray) -> TemporalTarget:
