@@ -8,14 +8,18 @@ from stylizer.segment import SegmentSpec, run_segment
 from stylizer.settings import Settings
 
 
+def _stylizer(style_image, **options):
+    settings = Settings(size=48, iterations=25, warm_iterations=40, coarse_to_fine=False, precision="float32",
+                        optimizer="lbfgs", **options)
+    return settings, engine.Stylizer(settings, engine.load_styles([style_image], ()),
+                                     params=features.random_params(0, "block5_conv1"))
+
+
 def test_every_warm_start_is_judged_before_a_gradient_is_spent(style_image):
     """On a still shot every warm start is the previous result and is kept without a gradient. A start off the
     goal (the picture moved) is optimised, and its first evaluation is the optimiser's own, not an extra
     check; the next start, already at the goal, is kept without a gradient again."""
-    settings = Settings(size=48, iterations=25, warm_iterations=40, coarse_to_fine=False, precision="float32",
-                        optimizer="lbfgs")
-    stylizer = engine.Stylizer(settings, engine.load_styles([style_image], ()),
-                               params=features.random_params(0, "block5_conv1"))
+    settings, stylizer = _stylizer(style_image)
     still = pattern(48, 40, seed=3)
     moved = np.roll(still, 9, axis=1)  # the whole picture shifts: new content at the left edge
     frames = [still, still, still, moved, moved, moved]
@@ -51,13 +55,6 @@ def test_every_warm_start_is_judged_before_a_gradient_is_spent(style_image):
     # optimised frames make exactly the evaluations they count.
     kept = sum(o.evaluations == 0 for o in outcomes)
     assert calls == {"forward only": 0, "value and gradient": sum(o.evaluations for o in outcomes) + kept}
-
-
-def _stylizer(style_image, **options):
-    settings = Settings(size=48, iterations=25, warm_iterations=40, coarse_to_fine=False, precision="float32",
-                        optimizer="lbfgs", **options)
-    return settings, engine.Stylizer(settings, engine.load_styles([style_image], ()),
-                                     params=features.random_params(0, "block5_conv1"))
 
 
 def test_a_moving_views_warm_frames_are_not_kept_and_run_the_moving_minimum(style_image):
