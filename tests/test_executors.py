@@ -7,9 +7,11 @@ on a cluster; one run starts its own local Ray instead. Worker processes are fou
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,27 +30,56 @@ pytestmark = pytest.mark.slow
 RAY = ("--executor", "ray", "--workers", "2")
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stop_head(temp: str, port: int) -> None:
+    """Kill the Ray head this module started, and only it: ``ray stop`` would take down every Ray instance of
+    the user on the machine. Its processes name the temp dir or the head's address on their command line; the
+    workers and agents are their children."""
+    address = f":{port}"
+    procs = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if proc.pid != os.getpid() and any(temp in arg or (arg.startswith("--address=") and arg.endswith(address))
+                                           for arg in cmdline):
+            with contextlib.suppress(psutil.Error):
+                procs += [proc, *proc.children(recursive=True)]
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()  # as ``ray stop --force``: SIGTERM leaves the GCS server running for tens of seconds
+    psutil.wait_procs(procs, timeout=30)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A local Ray head with 2 CPUs, joined by every run through RAY_ADDRESS; stopped at the end."""
+    """A local Ray head with 2 CPUs on free ports, joined by every run through RAY_ADDRESS; killed at the end."""
     ray_bin = Path(sys.executable).with_name("ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    port = "6391"
-    subprocess.run([str(ray_bin), "start", "--head", "--num-cpus", "2", "--num-gpus", "0", "--port", port,
-                    "--temp-dir", temp, "--disable-usage-stats", "--include-dashboard", "false"],
-                   check=True, capture_output=True, env=env, timeout=180)
-    previous = os.environ.get("RAY_ADDRESS")
-    os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"
-    os.environ["RAY_AUTH_MODE"] = "disabled"
+    port = free_port()
+    # Free ports for the listeners that default to fixed ones, so another Ray on the machine does not clash.
+    ports = {"--port": port, "--ray-client-server-port": free_port(), "--dashboard-port": free_port()}
     try:
-        yield os.environ["RAY_ADDRESS"]
+        subprocess.run([str(ray_bin), "start", "--head", "--num-cpus", "2", "--num-gpus", "0",
+                        *(str(a) for item in ports.items() for a in item),
+                        "--temp-dir", temp, "--disable-usage-stats", "--include-dashboard", "false"],
+                       check=True, capture_output=True, env=env, timeout=180)
+        previous = os.environ.get("RAY_ADDRESS")
+        os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+        try:
+            yield os.environ["RAY_ADDRESS"]
+        finally:
+            if previous is None:
+                os.environ.pop("RAY_ADDRESS", None)
+            else:
+                os.environ["RAY_ADDRESS"] = previous
     finally:
-        if previous is None:
-            os.environ.pop("RAY_ADDRESS", None)
-        else:
-            os.environ["RAY_ADDRESS"] = previous
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        stop_head(temp, port)
         shutil.rmtree(temp, ignore_errors=True)
 
 
