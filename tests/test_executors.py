@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,12 @@ def stop_head(temp: str, port: int) -> None:
     psutil.wait_procs(procs, timeout=30)
 
 
+@dataclass(frozen=True)
+class Cluster:
+    address: str
+    temp: str  # the head's --temp-dir: every process of this head names it, or descends from one that does
+
+
 @pytest.fixture(scope="module")
 def ray_cluster():
     """A local Ray head with 2 CPUs on free ports, joined by every run through RAY_ADDRESS; killed at the end."""
@@ -72,7 +79,7 @@ def ray_cluster():
         os.environ["RAY_ADDRESS"] = f"127.0.0.1:{port}"
         os.environ["RAY_AUTH_MODE"] = "disabled"
         try:
-            yield os.environ["RAY_ADDRESS"]
+            yield Cluster(os.environ["RAY_ADDRESS"], temp)
         finally:
             if previous is None:
                 os.environ.pop("RAY_ADDRESS", None)
@@ -93,14 +100,17 @@ def pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB"), np.int16)
 
 
-def segment_workers(busy: bool = False) -> list[psutil.Process]:
-    """Ray worker processes of our actors; ``busy``: only those inside a task (title "...SegmentWorker.run")."""
+def segment_workers(cluster: Cluster, busy: bool = False) -> list[psutil.Process]:
+    """Ray worker processes of our actors in ``cluster`` (children of its raylet, not another Ray's on the
+    machine); ``busy``: only those inside a task (title "...SegmentWorker.run")."""
     title = "ray::SegmentWorker.run" if busy else "ray::SegmentWorker"
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or [""]
         if cmdline and cmdline[0].startswith(title):
-            found.append(proc)
+            with contextlib.suppress(psutil.Error):
+                if any(cluster.temp in " ".join(parent.cmdline()) for parent in proc.parents()):
+                    found.append(proc)
     return found
 
 
@@ -122,7 +132,7 @@ def test_a_folder_on_a_local_ray_gives_the_local_executors_images(tmp_path: Path
 
 
 def test_a_two_shot_clip_on_ray_gives_the_local_executors_frames(tmp_path: Path, style_image: Path,
-                                                                 ray_cluster: str) -> None:
+                                                                 ray_cluster: Cluster) -> None:
     clip = make_shots(tmp_path / "shots.mp4", [5, 4])
     # The shots move, and a moving view's warm frames would all spend their budget: the two thread counts'
     # rounding (2 here, 1 per Ray worker) then grows past what this compares. The rule runs in the same
@@ -140,15 +150,15 @@ def test_a_two_shot_clip_on_ray_gives_the_local_executors_frames(tmp_path: Path,
 
 
 def test_killing_a_ray_worker_mid_run_still_completes_every_output(tmp_path: Path, style_image: Path,
-                                                                   ray_cluster: str) -> None:
+                                                                   ray_cluster: Cluster) -> None:
     photos = tmp_path / "photos"
     for i in range(6):
         make_image(photos / f"p{i}.png", 128, 96, seed=i)
     out = tmp_path / "out"
     proc = start_cli(photos, style_image, "--size", "128", "--iterations", "25", *RAY, "-o", out)
     # Kill one worker while it optimises an image (after the first image is written, before the last).
-    assert wait_for(lambda: any(out.glob("p*.png")) and segment_workers(busy=True), proc, timeout=240)
-    victim = segment_workers(busy=True)[0]
+    assert wait_for(lambda: any(out.glob("p*.png")) and segment_workers(ray_cluster, busy=True), proc, timeout=240)
+    victim = segment_workers(ray_cluster, busy=True)[0]
     victim.send_signal(signal.SIGKILL)
     written = len(list(out.glob("p*.png")))
     victim.wait(30)
@@ -163,7 +173,7 @@ def test_killing_a_ray_worker_mid_run_still_completes_every_output(tmp_path: Pat
     assert not (out / "failures.txt").exists()
 
 
-def test_a_killed_ray_driver_resumes(tmp_path: Path, style_image: Path, ray_cluster: str) -> None:
+def test_a_killed_ray_driver_resumes(tmp_path: Path, style_image: Path, ray_cluster: Cluster) -> None:
     clip = make_shots(tmp_path / "shots.mp4", [10, 10])
     out = tmp_path / "out.mp4"
     frames = tmp_path / ".out.mp4.work" / "frames"
