@@ -31,10 +31,13 @@ pytestmark = pytest.mark.slow
 RAY = ("--executor", "ray", "--workers", "2")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports the OS has free now (all held at once, so none is handed out twice)."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
 
 
 def stop_head(temp: str, port: int) -> None:
@@ -67,9 +70,9 @@ def ray_cluster():
     ray_bin = Path(sys.executable).with_name("ray")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must stay under 107 bytes
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    port = free_port()
     # Free ports for the listeners that default to fixed ones, so another Ray on the machine does not clash.
-    ports = {"--port": port, "--ray-client-server-port": free_port(), "--dashboard-port": free_port()}
+    port, client_port, dashboard_port = free_ports(3)
+    ports = {"--port": port, "--ray-client-server-port": client_port, "--dashboard-port": dashboard_port}
     try:
         subprocess.run([str(ray_bin), "start", "--head", "--num-cpus", "2", "--num-gpus", "0",
                         *(str(a) for item in ports.items() for a in item),
