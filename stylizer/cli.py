@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "as good as the shot's first frame is kept)")
     g.add_argument("--warm-moving-iterations", type=int,
                    help="iterations every warm frame of a moving view (a pan, a zoom) runs before it may stop "
-                        "(default 8; 0: as any other warm frame)")
+                        "(default 7; 0: as any other warm frame)")
     g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
                    help="optimise cold frames and images at full size from the first iteration")
     g.add_argument("--content-weight", type=float)

@@ -8,7 +8,8 @@ working size, uint8 (finishing to the output size happens once, when outputs are
 Inside a segment the first frame to make starts cold (coarse-to-fine) unless the frame before it is
 finished (``spec.saved``); every later frame starts from the previous result warped by optical flow, stops
 at the level of the segment's cold frame (``Goal``), and reuses its curvature memory. Where the view moves
-(``temporal.MOVING``), a warm frame runs at least ``warm_moving_iterations`` first.
+(``temporal.MOVING``), a warm frame runs at least ``warm_moving_iterations`` first, and the cold frame,
+which looks one frame ahead to see it, gets a longer full-size level (``multiscale.SHOT_MOVING``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def _optimise(stylizer: Stylizer, bar_for: ProgressFactory | None, content, iter
                 bar.close()
 
 
+def _with_next(frames: Iterable[tuple[int, np.ndarray]]) -> Iterator[tuple[tuple[int, np.ndarray], np.ndarray | None]]:
+    """Each frame with the picture of the one after it (None for the last): a shot's first frame looks
+    one frame ahead to see whether the view moves."""
+    it = iter(frames)
+    current = next(it, None)
+    while current is not None:
+        upcoming = next(it, None)
+        yield current, None if upcoming is None else upcoming[1]
+        current = upcoming
+
+
 def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], stylizer: Stylizer,
                 settings: Settings, bar_for: ProgressFactory | None = None) -> Iterator[FrameOutcome]:
     """Yield an outcome for each pending frame of ``spec``, in order, as soon as it is made.
@@ -87,7 +99,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
     # frame is not added, so the chain goes on from the last good result.
     history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
-    for j, frame in frames:
+    for (j, frame), upcoming in _with_next(frames):
         content = frame.astype(np.float32)
         if j not in spec.pending:
             saved = spec.saved.get(j)
@@ -109,7 +121,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 pull = temporal.temporal_target(earlier, content)
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
-                if pull.motion >= temporal.MOVING * max(content.shape[:2]):
+                if temporal.is_moving(pull.motion, content.shape):
                     # A moved picture is not kept: its texture no longer sits where it was painted for.
                     kwargs["min_iterations"] = settings.warm_moving_iterations
             else:
@@ -118,6 +130,10 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
             # A shot's first frame sets the style its warm frames hold to (their goal): longer levels than
             # an image's (a shorter full-size level left shots less stylised at the start, RESULTS.md).
             kwargs["schedule"] = multiscale.SHOT
+            if upcoming is not None and temporal.is_moving(temporal.motion_between(content, upcoming), content.shape):
+                # A moving view's warm frames each run several iterations, so the first frame is a small
+                # part of the shot's cost; it is also the level they start from (multiscale.SHOT_MOVING).
+                kwargs["schedule"] = multiscale.SHOT_MOVING
             if settings.init == "auto":
                 # From the photo, not the painting's palette: the palette start's finer stripes flickered
                 # under the warm starts' warp on a moving view (RESULTS.md, "A moving view").

@@ -46,7 +46,7 @@ class Settings:
     warm_min_iterations: int = 0  # 0: a warped start already at the goal is kept as it is (at most one evaluation)
     # Every warm frame of a moving view (temporal.MOVING) runs at least this many: a kept or briefly optimised
     # frame carries its texture off the place it was painted for (RESULTS.md, "A moving view").
-    warm_moving_iterations: int = 8
+    warm_moving_iterations: int = 7
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0

@@ -269,6 +269,16 @@ def motion(flow: np.ndarray) -> float:
     return float(np.median(np.hypot(flow[..., 0], flow[..., 1])))
 
 
+def is_moving(moved: float, shape: tuple[int, ...]) -> bool:
+    """Whether a view that moved ``moved`` pixels (motion()) in a frame of ``shape`` is a moving one."""
+    return moved >= MOVING * max(shape[:2])
+
+
+def motion_between(prev: np.ndarray, cur: np.ndarray) -> float:
+    """motion() of the flow between two frames, without the reliability check a warm start needs."""
+    return motion(compute_flow(cur, prev))
+
+
 def warm_start(prev_result: np.ndarray, pair: FlowPair) -> np.ndarray:
     """Initial image and temporal target for frame k: the stylised frame k-1 warped onto frame k (float32,
     [0, 255]), unreliable pixels included, as Ruder et al. initialise ("prevWarped"); the temporal loss is

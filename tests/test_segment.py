@@ -92,3 +92,30 @@ def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette
     photo = frame.astype(np.float32)
     assert np.array_equal(original(photo, "content"), photo)
     assert not np.allclose(original(photo, None), photo)  # None: the settings' auto, for an image the palette
+
+
+def test_a_moving_shots_first_frame_gets_the_moving_schedule(style_image, monkeypatch):
+    """The first frame looks one frame ahead: where the view moves it gets multiscale.SHOT_MOVING, a still
+    view and a one-frame shot multiscale.SHOT; warm frames get no schedule."""
+    from stylizer.optimize import multiscale
+
+    settings, stylizer = _stylizer(style_image)
+    schedules = []
+    original = stylizer.stylize
+
+    def recorded(content, iterations, **kwargs):
+        schedules.append(kwargs.get("schedule"))
+        return original(content, iterations, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize", recorded)
+    still = pattern(48, 40, seed=4)
+    pan = [np.roll(still, k, axis=1) for k in range(3)]
+    for frames in (pan, [still] * 3, [still]):
+        list(run_segment(SegmentSpec("s", 0, len(frames), frozenset(range(len(frames)))), enumerate(frames),
+                         stylizer, settings))
+    assert schedules == [multiscale.SHOT_MOVING, None, None, multiscale.SHOT, None, None, multiscale.SHOT]
+    # Only the first frame to make is cold: with frame 0 finished, frame 1 starts warm from it.
+    schedules.clear()
+    saved = SegmentSpec("frames 0-2", 0, 3, frozenset({1, 2}), saved={0: pan[0]})
+    list(run_segment(saved, enumerate(pan), stylizer, settings))
+    assert schedules == [None, None]

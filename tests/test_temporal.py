@@ -13,8 +13,10 @@ from stylizer.temporal import (
     FlowPair,
     compute_flow,
     flow_between,
+    is_moving,
     is_scene_cut,
     motion,
+    motion_between,
     reliability_mask,
     temporal_target,
     warm_start,
@@ -159,6 +161,9 @@ def test_motion_is_how_far_the_view_moved(photo: np.ndarray, dx: float, dy: floa
     prev, cur = shifted_pair(photo, dx, dy)
     pull = temporal_target([(prev.astype(np.float32), prev.astype(np.float32))], cur.astype(np.float32))
     assert pull.motion == pytest.approx(np.hypot(dx, dy), abs=0.08)
+    # A shot's first frame looks ahead with the same flow, without the reliability check.
+    assert motion_between(prev, cur) == pytest.approx(pull.motion, abs=1e-6)
+    assert is_moving(pull.motion, cur.shape)
 
 
 def test_motion_of_a_still_view_with_one_thing_moving_is_nil(photo: np.ndarray) -> None:
@@ -167,6 +172,7 @@ def test_motion_of_a_still_view_with_one_thing_moving_is_nil(photo: np.ndarray) 
     cur[40:70, 60:100] = np.roll(prev[40:70, 60:100], 5, axis=1)  # a sixth of the picture moves 5 px
     assert motion(flow_between(prev, prev).flow_bw) < 0.02
     assert motion(flow_between(prev, cur).flow_bw) < 0.05
+    assert not is_moving(motion_between(prev, cur), cur.shape)
 
 
 def test_reliability_mask_flags_disoccluded_strip(photo: np.ndarray) -> None:

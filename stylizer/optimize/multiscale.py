@@ -25,6 +25,12 @@ slowest shot (benchmarks/RESULTS.md, "A shot's first frame under 256 px"). At 25
 still pays: without it two shots of three were 3-4 points further from the painting. The cost: on a
 panning shot at 192 px (city.mp4, which both schedules leave short of the painting) flicker went from 0.91x
 to 1.04-1.05x of 0305937's.
+Where the view moves (the segment looks one frame ahead), a shot's first frame under 256 px gets 80% at
+full size: its warm frames run several iterations each, so it is a small part of the shot's cost, and at
+60% two panning shots were 3.5-4.0% less stylised than 0305937's at the start on SqueezeNet (frame 0 itself
++5%); at 80% they were +1.2% and +0.3%, and 100% was no better on both networks at once (benchmarks/
+RESULTS.md, "A moving shot's first frame"). From 256 px up it keeps the still shot's levels (not measured
+for moving shots apart).
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ class Schedule:
 
 IMAGE = Schedule(coarse=0.10, fine=0.48, coarser=1, large=0.05)
 SHOT = Schedule(coarse=0.25, fine=0.50, alone=0.60, below_half=False)  # a shot's first frame (see above)
+SHOT_MOVING = Schedule(coarse=0.25, fine=0.50, alone=0.80, below_half=False)  # ... where the view moves (see above)
 
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True, schedule: Schedule | None = None
