@@ -66,10 +66,12 @@ def describe_video(settings: Settings, source: Path, out: Path, stylizer_factory
              f"working size {shape[1]}x{shape[0]}; work frames need about {needed / 2**20:.0f} MiB"
              + (f" ({free / 2**20:.0f} MiB free)" if free is not None else "")]
     each = _seconds_per_evaluation(stylizer_factory(), shape)
-    cold = shots * _cold_work(settings, shape, multiscale.SHOT) * each
+    # A still view's first frame at the low end, a moving view's (a longer full-size level) at the high.
+    cold = [shots * _cold_work(settings, shape, schedule) * each
+            for schedule in (multiscale.SHOT, multiscale.SHOT_MOVING)]
     warm = plan.frames - shots
-    low = cold + warm * max(1, settings.warm_min_iterations) * each
-    high = cold + warm * settings.warm_iterations * each
+    low = cold[0] + warm * max(1, settings.warm_min_iterations) * each
+    high = cold[1] + warm * settings.warm_iterations * each
     lines.append(f"about {each:.2f} s per evaluation here: {_duration(low)} to {_duration(high)} "
                  f"({shots} cold frame{'s' if shots > 1 else ''} of {settings.cold_iterations} iterations, "
                  f"{warm} warm frames of 1 to {settings.warm_iterations})")
