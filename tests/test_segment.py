@@ -4,6 +4,7 @@ import numpy as np
 
 from conftest import pattern
 from stylizer import engine, features
+from stylizer.optimize import multiscale
 from stylizer.segment import SegmentSpec, run_segment
 from stylizer.settings import Settings
 
@@ -97,8 +98,6 @@ def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette
 def test_a_moving_shots_first_frame_gets_the_moving_schedule(style_image, monkeypatch):
     """The first frame looks one frame ahead: where the view moves it gets multiscale.SHOT_MOVING, a still
     view and a one-frame shot multiscale.SHOT; warm frames get no schedule."""
-    from stylizer.optimize import multiscale
-
     settings, stylizer = _stylizer(style_image)
     schedules = []
     original = stylizer.stylize

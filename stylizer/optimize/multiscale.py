@@ -35,7 +35,7 @@ for moving shots apart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MIN_SIDE = 128  # below this the deepest style layers see only a few pixels: a coarser level adds nothing
 # A coarser level is half the side of the one above it; a picture under twice MIN_SIDE gets one at MIN_SIDE
@@ -61,7 +61,7 @@ class Schedule:
 
 IMAGE = Schedule(coarse=0.10, fine=0.48, coarser=1, large=0.05)
 SHOT = Schedule(coarse=0.25, fine=0.50, alone=0.60, below_half=False)  # a shot's first frame (see above)
-SHOT_MOVING = Schedule(coarse=0.25, fine=0.50, alone=0.80, below_half=False)  # ... where the view moves (see above)
+SHOT_MOVING = replace(SHOT, alone=0.80)  # ... where the view moves: the same levels, a longer lone one (see above)
 
 
 def levels(height: int, width: int, iterations: int, enabled: bool = True, schedule: Schedule | None = None
