@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--warm-moving-iterations", type=int,
                    help="iterations every warm frame of a moving view (a pan, a zoom) runs before it may stop "
                         "(default 7; 0: as any other warm frame)")
+    g.add_argument("--warm-changing-iterations", type=int,
+                   help="iterations every warm frame of a still view with things moving in it (people walking) "
+                        "runs before it may stop (default 4; 0: as any other warm frame)")
     g.add_argument("--no-coarse-to-fine", action="store_false", dest="coarse_to_fine", default=None,
                    help="optimise cold frames and images at full size from the first iteration")
     g.add_argument("--content-weight", type=float)
@@ -143,7 +146,7 @@ def _margin(value: str) -> float | str:
 
 OPTION_NAMES = (
     "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
-    "warm_moving_iterations", "coarse_to_fine", "content_weight", "style_weight",
+    "warm_moving_iterations", "warm_changing_iterations", "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
     "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
     "pooling", "memory",

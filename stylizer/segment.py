@@ -9,7 +9,8 @@ Inside a segment the first frame to make starts cold (coarse-to-fine) unless the
 finished (``spec.saved``); every later frame starts from the previous result warped by optical flow, stops
 at the level of the segment's cold frame (``Goal``), and reuses its curvature memory. Where the view moves
 (``temporal.MOVING``), a warm frame runs at least ``warm_moving_iterations`` first, and the cold frame,
-which looks one frame ahead to see it, gets a longer full-size level (``multiscale.SHOT_MOVING``).
+which looks one frame ahead to see it, gets a longer full-size level (``multiscale.SHOT_MOVING``); where
+only things in the view move (``temporal.CHANGING``), a warm frame runs at least ``warm_changing_iterations``.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 if temporal.is_moving(pull.motion, content.shape):
                     # A moved picture is not kept: its texture no longer sits where it was painted for.
                     kwargs["min_iterations"] = settings.warm_moving_iterations
+                elif pull.changed >= temporal.CHANGING:
+                    # Nor is one with things moving in it: their new pixels start in the photo's colours.
+                    kwargs["min_iterations"] = settings.warm_changing_iterations
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         if spec.video and not warm:

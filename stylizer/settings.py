@@ -47,6 +47,9 @@ class Settings:
     # Every warm frame of a moving view (temporal.MOVING) runs at least this many: a kept or briefly optimised
     # frame carries its texture off the place it was painted for (RESULTS.md, "A moving view").
     warm_moving_iterations: int = 7
+    # ... and every warm frame of a still view with things moving in it (temporal.CHANGING) this many: only
+    # their new pixels need painting, which start in the photo's colours (RESULTS.md, "A still camera ...").
+    warm_changing_iterations: int = 4
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
     style_weight: float = 10.0
@@ -102,7 +105,7 @@ class Settings:
 
     HASHED = (
         "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
-        "warm_moving_iterations", "coarse_to_fine", "content_weight", "style_weight",
+        "warm_moving_iterations", "warm_changing_iterations", "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
         "style_layer_weights", "pooling", "init", "seed", "preserve_colors", "temporal", "temporal_frames",
         "precision", "optimizer", "tolerance", "patience", "every", "start", "max_frames", "format",
@@ -149,8 +152,9 @@ class Settings:
             raise UsageError("iteration counts must be at least 1")
         if self.warm_margin is not None and self.warm_margin < 0:
             raise UsageError("--warm-margin must be at least 0 (or 'off')")
-        if self.warm_min_iterations < 0 or self.warm_moving_iterations < 0:
-            raise UsageError("--warm-min-iterations and --warm-moving-iterations must be at least 0")
+        if min(self.warm_min_iterations, self.warm_moving_iterations, self.warm_changing_iterations) < 0:
+            raise UsageError("--warm-min-iterations, --warm-moving-iterations and --warm-changing-iterations "
+                             "must be at least 0")
         from stylizer.executors import EXECUTORS
 
         if self.executor not in EXECUTORS:
@@ -207,9 +211,10 @@ class Settings:
 
 
 PRESETS: dict[str, dict] = {
-    # Few minutes for the samples on 2 CPU cores: small working size, short budgets, and a moving view's
-    # frames kept like any other's (their minimum would double the samples' time).
-    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20, "warm_moving_iterations": 0},
+    # Few minutes for the samples on 2 CPU cores: small working size, short budgets, and the warm frames of a
+    # moving view or of things moving kept like any other's (their minimum would double the samples' time).
+    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20, "warm_moving_iterations": 0,
+              "warm_changing_iterations": 0},
     "default": {},
     # Slower, for final renders.
     "quality": {"size": 768, "iterations": 300, "warm_iterations": 100},

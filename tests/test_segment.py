@@ -3,7 +3,7 @@
 import numpy as np
 
 from conftest import pattern
-from stylizer import engine, features
+from stylizer import engine, features, temporal
 from stylizer.optimize import multiscale
 from stylizer.segment import SegmentSpec, run_segment
 from stylizer.settings import Settings
@@ -72,6 +72,26 @@ def test_a_moving_views_warm_frames_are_not_kept_and_run_the_moving_minimum(styl
     # Without the minimum the same pan stops at the goal, sooner.
     settings, stylizer = _stylizer(style_image, warm_moving_iterations=0)
     outcomes = list(run_segment(spec, enumerate(pan), stylizer, settings))
+    assert min(o.iterations for o in outcomes[1:]) < 15, [o.iterations for o in outcomes]
+
+
+def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_minimum(style_image):
+    """A still view with something changing in it (a sign switching colours; no flow explains a new colour):
+    those frames start partly from the photo, so none is kept."""
+    still = pattern(48, 40, seed=6)
+    frames = []
+    for colour in [(250, 20, 240), (20, 240, 30), (30, 40, 250), (240, 240, 20)]:
+        frame = still.copy()
+        frame[14:26, 16:26] = colour
+        frames.append(frame)
+    assert not any(temporal.is_moving(temporal.motion_between(a, b), b.shape) for a, b in zip(frames, frames[1:]))
+    spec = SegmentSpec("frames 0-3", 0, 4, frozenset(range(4)))
+    settings, stylizer = _stylizer(style_image, warm_changing_iterations=15)
+    outcomes = list(run_segment(spec, enumerate(frames), stylizer, settings))
+    assert all(o.iterations >= 15 for o in outcomes[1:]), [o.iterations for o in outcomes]
+    # The view itself does not move: the moving minimum is not the one that applies.
+    settings, stylizer = _stylizer(style_image, warm_changing_iterations=0, warm_moving_iterations=15)
+    outcomes = list(run_segment(spec, enumerate(frames), stylizer, settings))
     assert min(o.iterations for o in outcomes[1:]) < 15, [o.iterations for o in outcomes]
 
 

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from stylizer.temporal import (
+    CHANGING,
     FlowPair,
     compute_flow,
+    explained,
     flow_between,
     is_moving,
     is_scene_cut,
@@ -201,6 +203,43 @@ def test_warm_start_follows_motion_and_keeps_texture(photo: np.ndarray) -> None:
     half[..., 0] = 0.5
     lap = lambda image: float(np.mean(np.square(cv2.Laplacian(image.mean(axis=2), cv2.CV_32F))))  # noqa: E731
     assert lap(warp(stylized_prev, half, sharp=True)) > 1.3 * lap(warp(stylized_prev, half))
+
+
+def walker(photo: np.ndarray, x: int) -> np.ndarray:
+    """A still view of the photo with a figure in a colour the photo does not have standing at column x."""
+    frame, _ = shifted_pair(photo, 0, 0)
+    frame = frame.copy()
+    frame[50:80, x : x + 10] = (250, 20, 240)
+    return frame
+
+
+def test_explained_sees_a_changed_photo_but_not_a_change_of_exposure(photo: np.ndarray) -> None:
+    prev = walker(photo, 60).astype(np.float32)
+    assert (explained(np.clip(prev + 12, 0, 255), prev) == 1).mean() > 0.99
+    cur = walker(photo, 68).astype(np.float32)
+    fits = explained(cur, prev)  # the photo unwarped: the figure has moved 8 px
+    assert fits[54:76, 61:67].max() == 0 and fits[54:76, 71:77].max() == 0  # where it was, where it is
+    assert fits[:, :40].min() == 1 and fits[:, 100:].min() == 1
+
+
+def test_a_figure_crossing_a_still_view_starts_from_the_photo_and_is_not_held_where_the_warp_is_wrong(
+    photo: np.ndarray,
+) -> None:
+    """Whatever the flow makes of a figure walking across a still view, a pixel whose warped start is far
+    from what this frame shows starts in the photo's colours and is left to the content and style losses."""
+    prev, cur = walker(photo, 60).astype(np.float32), walker(photo, 66).astype(np.float32)
+    stylized_prev = prev  # a "style" that keeps the photo: the right start is then the photo itself
+    pull = temporal_target([(prev, stylized_prev)], cur)
+    warped_only = warm_start(stylized_prev, flow_between(prev, cur))
+    wrong = np.abs(warped_only - cur).mean(axis=2) > 40
+    assert wrong.sum() > 30  # the figure's old and new pixels: the warp alone gets them wrong
+    error = lambda start: np.abs(start - cur).mean(axis=2)[wrong].mean()  # noqa: E731
+    assert error(pull.init) < 0.3 * error(warped_only)
+    assert pull.weights[wrong].max() < 0.5
+    assert CHANGING <= pull.changed < 0.1
+    assert not is_moving(pull.motion, cur.shape)
+    # Away from the figure the start is the warp, untouched.
+    assert np.abs(pull.init - warped_only)[:, :40].max() < 1e-3
 
 
 def read_clip(path: Path) -> list[np.ndarray]:
