@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from stylizer import temporal
+from stylizer import colour, temporal
 from stylizer.colour import ColourStats
 from stylizer.engine import Stylizer
 from stylizer.errors import NumericalError
@@ -119,14 +120,17 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 last = history[-1][0]
                 earlier = [(c, r) for i, c, r in reversed(history)
                            if r is not None and (i == last or j - i in settings.temporal_frames)]
-                pull = temporal.temporal_target(earlier, content)
+                # The photos as the optimiser sees them: under --preserve-colors luminance its results are
+                # grey, and the start adds the photo's change to them.
+                space = partial(colour.content_for, mode=settings.preserve_colors)
+                pull = temporal.temporal_target([(space(c), r) for c, r in earlier], space(content))
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
                 if temporal.is_moving(pull.motion, content.shape):
                     # A moved picture is not kept: its texture no longer sits where it was painted for.
                     kwargs["min_iterations"] = settings.warm_moving_iterations
                 elif pull.changed >= temporal.CHANGING:
-                    # Nor is one with things moving in it: their new pixels start in the photo's colours.
+                    # Nor is one with things moving in it: their new pixels' start follows the photo's change.
                     kwargs["min_iterations"] = settings.warm_changing_iterations
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}

@@ -48,7 +48,9 @@ class Settings:
     # frame carries its texture off the place it was painted for (RESULTS.md, "A moving view").
     warm_moving_iterations: int = 7
     # ... and every warm frame of a still view with things moving in it (temporal.CHANGING) this many: only
-    # their new pixels need painting, which start in the photo's colours (RESULTS.md, "A still camera ...").
+    # their new pixels need painting, whose start follows the photo's change (RESULTS.md, "A still camera
+    # with people walking: the start follows the photo"). The draft preset keeps it: a kept frame would hold
+    # those pixels half painted.
     warm_changing_iterations: int = 4
     coarse_to_fine: bool = True  # cold frames and images: optimise at reduced scale first (optimize.multiscale)
     content_weight: float = 1.0
@@ -211,10 +213,9 @@ class Settings:
 
 
 PRESETS: dict[str, dict] = {
-    # Few minutes for the samples on 2 CPU cores: small working size, short budgets, and the warm frames of a
-    # moving view or of things moving kept like any other's (their minimum would double the samples' time).
-    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20, "warm_moving_iterations": 0,
-              "warm_changing_iterations": 0},
+    # Few minutes for the samples on 2 CPU cores: small working size, short budgets, and a moving view's
+    # frames kept like any other's (their minimum would double the samples' time).
+    "draft": {"size": 256, "iterations": 60, "warm_iterations": 20, "warm_moving_iterations": 0},
     "default": {},
     # Slower, for final renders.
     "quality": {"size": 768, "iterations": 300, "warm_iterations": 100},

@@ -227,7 +227,8 @@ def is_scene_cut(prev: np.ndarray, cur: np.ndarray, threshold: float = SCENE_CUT
 class TemporalTarget:
     """What a warm frame is pulled towards: one target and per-pixel weights for the temporal loss."""
 
-    init: np.ndarray    # the previous result warped onto this frame (warm_start)
+    init: np.ndarray    # the previous result warped onto this frame (warm_start), following the photo's change
+                        # where the warp does not explain it (follow_photo)
     target: np.ndarray  # per pixel, the nearest earlier result in which it was visible, warped here
     weights: np.ndarray  # HxW in [0, 1]
     motion: float  # how far the view moved since the frame before (motion()), in pixels
@@ -236,9 +237,9 @@ class TemporalTarget:
 
 # A pixel whose photo differs from the previous photo warped onto it by more than the first number of grey
 # levels (mean over RGB, beyond the frame's median difference) is explained less and less, not at all from
-# the second. A still camera's noise and a pan's resampling stay under the first: at 192 px, 0-0.02% of
-# pixels of tree.avi, samples/city.mp4 and Megamind.avi frames 230-259 reach the middle, against 0.44%
-# (people walking) on vtest.avi.
+# the second. A still camera's noise and a pan's resampling stay under the first: at 192 px the median
+# frame of tree.avi, samples/city.mp4 and Megamind.avi frames 230-259 has 0-0.02% of its pixels past the
+# middle (explained below 0.5), against 0.44% on vtest.avi (people walking).
 UNEXPLAINED = (16.0, 40.0)
 
 
@@ -250,8 +251,8 @@ def explained(content: np.ndarray, seen: np.ndarray) -> np.ndarray:
     walker's own warped texture included. The photo itself says where that happened.
 
     The difference is blurred like the mask's taper, and the frame's median difference is taken off it, so
-    a change of exposure over the whole frame is not a change of content."""
-    diff = np.abs(content - seen).mean(axis=2)
+    the whole frame brightening or darkening by a few grey levels is not a change of content."""
+    diff = np.abs(np.asarray(content, np.float32) - np.asarray(seen, np.float32)).mean(axis=2)
     diff = cv2.GaussianBlur(diff, (0, 0), max(1.0, min(diff.shape) / 200)) - np.median(diff)
     low, high = UNEXPLAINED
     return 1 - np.clip((diff - low) / (high - low), 0, 1)
@@ -259,8 +260,8 @@ def explained(content: np.ndarray, seen: np.ndarray) -> np.ndarray:
 
 def follow_photo(start: np.ndarray, content: np.ndarray, seen: np.ndarray, fits: np.ndarray) -> np.ndarray:
     """The warped result with the photo's own change added where the warp does not explain it (``fits``
-    below 1): a pixel a walker has just left starts in the colours of the pavement there, not of the
-    walker, and the walker's new pixels in the walker's. Starting from the warp alone, each frame copied
+    below 1): a pixel a walker has just left starts from the warped walker changed by as much as the photo
+    changed there (brought towards the pavement), and the walker's new pixels the other way. Starting from the warp alone, each frame copied
     the walker's back edge into the pixels behind it and the temporal loss then held the copy: dark trails
     along every path on vtest.avi, which no number of iterations removed (RESULTS.md, "A still camera with
     people walking")."""
@@ -273,7 +274,8 @@ def temporal_target(earlier: list[tuple[np.ndarray, np.ndarray]], content: np.nd
     to the nearest earlier result that saw it, and a pixel occluded in frame k-1 is still held to k-2 or
     k-4 (a background seen again after a person walked past). The separate terms sum_j c_j (x - w_j)^2
     have the gradient of one term with weights C = sum_j c_j and target sum_j c_j w_j / C, which is what
-    is returned: the loss needs no more than the one target it has.
+    is returned: the loss needs no more than the one target it has. c_j is Ruder's mask times explained():
+    where frame k-j's photo, warped here, disagrees with this one, its result does not hold the pixel.
     """
     weights = np.zeros(content.shape[:2], np.float32)
     covered = np.zeros_like(weights)
@@ -310,8 +312,8 @@ def motion(flow: np.ndarray) -> float:
 
 # A warm frame where this fraction of the pixels or more changed in a way the flow does not explain (people
 # walking into, across or out of a still view) is not kept either: its new pixels start from the photo
-# (follow_photo) and need painting. At 192 px, vtest.avi's frames have 0.44% (median; 0.26% at 384 px);
-# tree.avi's and samples/city.mp4's at most 0.16%, most under 0.01%.
+# (follow_photo) and need painting. At 192 px the median frame of vtest.avi has 0.44% (0.26% at 384 px),
+# of tree.avi 0.007% and of samples/city.mp4 0; their largest 0.16% and 0.14% (one or two frames).
 CHANGING = 0.001
 
 
@@ -326,7 +328,7 @@ def motion_between(prev: np.ndarray, cur: np.ndarray) -> float:
 
 
 def warm_start(prev_result: np.ndarray, pair: FlowPair) -> np.ndarray:
-    """Initial image and temporal target for frame k: the stylised frame k-1 warped onto frame k (float32,
+    """The temporal target for frame k and the base of its start: the stylised frame k-1 warped onto frame k (float32,
     [0, 255]), unreliable pixels included, as Ruder et al. initialise ("prevWarped"); the temporal loss is
     masked there, so content and style losses alone repaint them.
 

@@ -117,6 +117,7 @@ def test_video_output_that_is_a_folder(tmp_path: Path, style_image: Path, styliz
     (("--style-layer-weights", "1", "2"), ("--style-layer-weights", "5")),
     (("--pooling", "min"), ("--pooling",)),
     (("--preserve-colors", "sepia"), ("--preserve-colors",)),
+    (("--warm-changing-iterations", "-1"), ("--warm-changing-iterations",)),
 ])
 def test_bad_options_are_usage_errors(tmp_path: Path, style_image: Path, stylize, args, words) -> None:
     photo = make_image(tmp_path / "in.png")

@@ -140,7 +140,7 @@ def test_a_two_shot_clip_on_ray_gives_the_local_executors_frames(tmp_path: Path,
     # The shots move, and a moving view's warm frames would all spend their budget: the two thread counts'
     # rounding (2 here, 1 per Ray worker) then grows past what this compares. The rule runs in the same
     # segment function under either executor (tests/test_segment.py).
-    no_minimum = ("--warm-moving-iterations", "0")
+    no_minimum = ("--warm-moving-iterations", "0", "--warm-changing-iterations", "0")
     for name, extra in (("local", ()), ("ray", RAY)):
         rc, stdout, err = run(clip, style_image, *FAST, *no_minimum, *extra, "--keep-frames", "-o",
                               tmp_path / f"{name}.mp4")

@@ -75,7 +75,8 @@ def test_a_moving_views_warm_frames_are_not_kept_and_run_the_moving_minimum(styl
     assert min(o.iterations for o in outcomes[1:]) < 15, [o.iterations for o in outcomes]
 
 
-def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_minimum(style_image):
+def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_minimum(style_image,
+                                                                                      monkeypatch):
     """A still view with something changing in it (a sign switching colours; no flow explains a new colour):
     those frames start partly from the photo, so none is kept."""
     still = pattern(48, 40, seed=6)
@@ -86,13 +87,45 @@ def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_
         frames.append(frame)
     assert not any(temporal.is_moving(temporal.motion_between(a, b), b.shape) for a, b in zip(frames, frames[1:]))
     spec = SegmentSpec("frames 0-3", 0, 4, frozenset(range(4)))
-    settings, stylizer = _stylizer(style_image, warm_changing_iterations=15)
+    settings, stylizer = _stylizer(style_image, warm_changing_iterations=15, warm_moving_iterations=9)
+    minimums = []
+    original = stylizer.stylize
+
+    def recorded(content, iterations, **kwargs):
+        minimums.append(kwargs.get("min_iterations"))
+        return original(content, iterations, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize", recorded)
     outcomes = list(run_segment(spec, enumerate(frames), stylizer, settings))
+    # The view itself does not move: the changing minimum applies, not the moving one.
+    assert minimums == [None, 15, 15, 15]
     assert all(o.iterations >= 15 for o in outcomes[1:]), [o.iterations for o in outcomes]
-    # The view itself does not move: the moving minimum is not the one that applies.
-    settings, stylizer = _stylizer(style_image, warm_changing_iterations=0, warm_moving_iterations=15)
-    outcomes = list(run_segment(spec, enumerate(frames), stylizer, settings))
-    assert min(o.iterations for o in outcomes[1:]) < 15, [o.iterations for o in outcomes]
+    # The same view with nothing changing: no minimum, every warm frame kept.
+    minimums.clear()
+    outcomes = list(run_segment(spec, enumerate([still] * 4), stylizer, settings))
+    assert minimums == [None] * 4 and [o.evaluations for o in outcomes[1:]] == [0] * 3
+
+
+def test_under_preserve_colors_luminance_warm_starts_follow_the_photos_luma(style_image, monkeypatch):
+    """The optimiser works on the photo's luma there: the photo's change a warm start follows is its luma's,
+    or the sign's colours would come back into the start."""
+    still = pattern(48, 40, seed=7)
+    frames = []
+    for colour in [(250, 20, 240), (20, 240, 30), (30, 40, 250)]:
+        frame = still.copy()
+        frame[14:26, 16:26] = colour
+        frames.append(frame)
+    settings, stylizer = _stylizer(style_image, preserve_colors="luminance", warm_changing_iterations=0)
+    photos = []
+    original = temporal.temporal_target
+
+    def recorded(earlier, content):
+        photos.extend([content] + [c for c, _ in earlier])
+        return original(earlier, content)
+
+    monkeypatch.setattr(temporal, "temporal_target", recorded)
+    list(run_segment(SegmentSpec("frames 0-2", 0, 3, frozenset(range(3))), enumerate(frames), stylizer, settings))
+    assert len(photos) == 4 and all(np.ptp(photo, axis=2).max() < 1e-3 for photo in photos)
 
 
 def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette(style_image, monkeypatch):

@@ -242,6 +242,41 @@ def test_a_figure_crossing_a_still_view_starts_from_the_photo_and_is_not_held_wh
     assert np.abs(pull.init - warped_only)[:, :40].max() < 1e-3
 
 
+def test_a_still_shots_sensor_noise_changes_nothing(photo: np.ndarray) -> None:
+    """Fresh noise on every frame of a still shot (sigma 4 grey levels) is no change: its warm frames are
+    kept as before."""
+    rng = np.random.default_rng(3)
+    still, _ = shifted_pair(photo, 0, 0)
+    prev, cur = (np.clip(still + rng.normal(0, 4, still.shape), 0, 255).astype(np.float32) for _ in range(2))
+    pull = temporal_target([(prev, prev)], cur)
+    assert pull.changed < CHANGING / 10
+    assert np.abs(pull.init - warm_start(prev, flow_between(prev, cur))).max() < 1
+
+
+def test_a_pixel_the_nearest_photo_does_not_explain_is_held_by_an_earlier_frame_whose_photo_does(
+    monkeypatch,
+) -> None:
+    """A sign showed something else one frame ago and the same as now two frames ago: the pixel is held to
+    two frames ago. Where no earlier photo agrees, nothing holds it."""
+    import stylizer.temporal as temporal
+
+    h, w = 12, 24
+    still = np.zeros((h, w, 2), np.float32)
+    monkeypatch.setattr(temporal, "flow_between", lambda prev, cur: FlowPair(still, still, np.ones((h, w), np.float32)))
+    content = np.full((h, w, 3), 100, np.float32)
+    before = content.copy()
+    before[:, 14:] = 220  # one frame ago the right part showed something else
+    never = content.copy()
+    never[:, -3:] = 10  # ... and two frames ago the last columns showed something else again
+    earlier = [(before, np.full((h, w, 3), 200, np.float32)), (never, np.full((h, w, 3), 70, np.float32))]
+    pull = temporal_target(earlier, content)
+    assert (pull.target[:, :12] == 200).all() and (pull.weights[:, :12] == 1).all()
+    assert (pull.target[:, 16:-5] == 70).all() and (pull.weights[:, 16:-5] == 1).all()
+    assert (pull.weights[:, -1] == 0).all()
+    # The start follows the frame before, with the photo's change where its photo disagrees.
+    assert np.allclose(pull.init[:, :12], 200) and np.allclose(pull.init[:, 16:], 200 - 120)
+
+
 def read_clip(path: Path) -> list[np.ndarray]:
     frames = imageio_ffmpeg.read_frames(str(path))
     w, h = next(frames)["size"]
