@@ -16,6 +16,30 @@ def _stylizer(style_image, **options):
                                      params=features.random_params(0, "block5_conv1"))
 
 
+def _recorded(monkeypatch, stylizer, key: str) -> list:
+    """What each frame's stylize call is given as ``key`` (None where not given), in order."""
+    seen = []
+    original = stylizer.stylize
+
+    def recorded(content, iterations, **kwargs):
+        seen.append(kwargs.get(key))
+        return original(content, iterations, **kwargs)
+
+    monkeypatch.setattr(stylizer, "stylize", recorded)
+    return seen
+
+
+def _sign(seed: int, colours) -> list[np.ndarray]:
+    """A still view with a sign in it showing each colour in turn: no flow explains a new colour."""
+    still = pattern(48, 40, seed=seed)
+    frames = []
+    for colour in colours:
+        frame = still.copy()
+        frame[14:26, 16:26] = colour
+        frames.append(frame)
+    return frames
+
+
 def test_every_warm_start_is_judged_before_a_gradient_is_spent(style_image):
     """On a still shot every warm start is the previous result and is kept without a gradient. A start off the
     goal (the picture moved) is optimised, and its first evaluation is the optimiser's own, not an extra
@@ -79,23 +103,12 @@ def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_
                                                                                       monkeypatch):
     """A still view with something changing in it (a sign switching colours; no flow explains a new colour):
     those frames start partly from the photo, so none is kept."""
+    frames = _sign(6, [(250, 20, 240), (20, 240, 30), (30, 40, 250), (240, 240, 20)])
     still = pattern(48, 40, seed=6)
-    frames = []
-    for colour in [(250, 20, 240), (20, 240, 30), (30, 40, 250), (240, 240, 20)]:
-        frame = still.copy()
-        frame[14:26, 16:26] = colour
-        frames.append(frame)
     assert not any(temporal.is_moving(temporal.motion_between(a, b), b.shape) for a, b in zip(frames, frames[1:]))
     spec = SegmentSpec("frames 0-3", 0, 4, frozenset(range(4)))
     settings, stylizer = _stylizer(style_image, warm_changing_iterations=15, warm_moving_iterations=9)
-    minimums = []
-    original = stylizer.stylize
-
-    def recorded(content, iterations, **kwargs):
-        minimums.append(kwargs.get("min_iterations"))
-        return original(content, iterations, **kwargs)
-
-    monkeypatch.setattr(stylizer, "stylize", recorded)
+    minimums = _recorded(monkeypatch, stylizer, "min_iterations")
     outcomes = list(run_segment(spec, enumerate(frames), stylizer, settings))
     # The view itself does not move: the changing minimum applies, not the moving one.
     assert minimums == [None, 15, 15, 15]
@@ -109,12 +122,7 @@ def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_
 def test_under_preserve_colors_luminance_warm_starts_follow_the_photos_luma(style_image, monkeypatch):
     """The optimiser works on the photo's luma there: the photo's change a warm start follows is its luma's,
     or the sign's colours would come back into the start."""
-    still = pattern(48, 40, seed=7)
-    frames = []
-    for colour in [(250, 20, 240), (20, 240, 30), (30, 40, 250)]:
-        frame = still.copy()
-        frame[14:26, 16:26] = colour
-        frames.append(frame)
+    frames = _sign(7, [(250, 20, 240), (20, 240, 30), (30, 40, 250)])
     settings, stylizer = _stylizer(style_image, preserve_colors="luminance", warm_changing_iterations=0)
     photos = []
     original = temporal.temporal_target
@@ -152,14 +160,7 @@ def test_a_moving_shots_first_frame_gets_the_moving_schedule(style_image, monkey
     """The first frame looks one frame ahead: where the view moves it gets multiscale.SHOT_MOVING, a still
     view and a one-frame shot multiscale.SHOT; warm frames get no schedule."""
     settings, stylizer = _stylizer(style_image)
-    schedules = []
-    original = stylizer.stylize
-
-    def recorded(content, iterations, **kwargs):
-        schedules.append(kwargs.get("schedule"))
-        return original(content, iterations, **kwargs)
-
-    monkeypatch.setattr(stylizer, "stylize", recorded)
+    schedules = _recorded(monkeypatch, stylizer, "schedule")
     still = pattern(48, 40, seed=4)
     pan = [np.roll(still, k, axis=1) for k in range(3)]
     for frames in (pan, [still] * 3, [still]):
