@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -101,6 +101,9 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
     # frame is not added, so the chain goes on from the last good result.
     history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
+    # The photos as the optimiser sees them (their luma under --preserve-colors luminance): a warm start
+    # follows their change.
+    space = partial(colour.content_for, mode=settings.preserve_colors)
     for (j, frame), upcoming in _with_next(frames):
         content = frame.astype(np.float32)
         if j not in spec.pending:
@@ -120,9 +123,6 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 last = history[-1][0]
                 earlier = [(c, r) for i, c, r in reversed(history)
                            if r is not None and (i == last or j - i in settings.temporal_frames)]
-                # The photos as the optimiser sees them: under --preserve-colors luminance its results are
-                # grey, and the start adds the photo's change to them.
-                space = partial(colour.content_for, mode=settings.preserve_colors)
                 pull = temporal.temporal_target([(space(c), r) for c, r in earlier], space(content))
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}

@@ -261,10 +261,10 @@ def explained(content: np.ndarray, seen: np.ndarray) -> np.ndarray:
 def follow_photo(start: np.ndarray, content: np.ndarray, seen: np.ndarray, fits: np.ndarray) -> np.ndarray:
     """The warped result with the photo's own change added where the warp does not explain it (``fits``
     below 1): a pixel a walker has just left starts from the warped walker changed by as much as the photo
-    changed there (brought towards the pavement), and the walker's new pixels the other way. Starting from the warp alone, each frame copied
-    the walker's back edge into the pixels behind it and the temporal loss then held the copy: dark trails
-    along every path on vtest.avi, which no number of iterations removed (RESULTS.md, "A still camera with
-    people walking")."""
+    changed there (brought towards the pavement), and the walker's new pixels the other way. Starting from
+    the warp alone, each frame copied the walker's back edge into the pixels behind it and the temporal
+    loss then held the copy: dark trails along every path on vtest.avi, which no number of iterations
+    removed (RESULTS.md, "A still camera with people walking")."""
     return np.clip(start + (1 - fits)[..., None] * (content - seen), 0, 255)
 
 
@@ -311,8 +311,8 @@ def motion(flow: np.ndarray) -> float:
 
 
 # A warm frame where this fraction of the pixels or more changed in a way the flow does not explain (people
-# walking into, across or out of a still view) is not kept either: its new pixels start from the photo
-# (follow_photo) and need painting. At 192 px the median frame of vtest.avi has 0.44% (0.26% at 384 px),
+# walking into, across or out of a still view) is not kept either: its new pixels' start follows the photo's
+# change (follow_photo) and needs painting. At 192 px the median frame of vtest.avi has 0.44% (0.26% at 384 px),
 # of tree.avi 0.007% and of samples/city.mp4 0; their largest 0.16% and 0.14% (one or two frames).
 CHANGING = 0.001
 
@@ -328,9 +328,9 @@ def motion_between(prev: np.ndarray, cur: np.ndarray) -> float:
 
 
 def warm_start(prev_result: np.ndarray, pair: FlowPair) -> np.ndarray:
-    """The temporal target for frame k and the base of its start: the stylised frame k-1 warped onto frame k (float32,
-    [0, 255]), unreliable pixels included, as Ruder et al. initialise ("prevWarped"); the temporal loss is
-    masked there, so content and style losses alone repaint them.
+    """The temporal target for frame k and the base of its start: the stylised frame k-1 warped onto
+    frame k (float32, [0, 255]), unreliable pixels included, as Ruder et al. initialise ("prevWarped");
+    the temporal loss is masked there, so content and style losses alone repaint them.
 
     Filling unreliable pixels with half the content frame instead (the earlier start) left those regions
     unstylised: with the adaptive warm-frame stop its style loss started 40% above the previous result's
