@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -96,19 +95,18 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
     ``frames`` yields (index, content) for every index in [spec.first, spec.stop) (finished ones included:
     the optical flow to the next frame needs them)."""
     memory = None
-    # (index, content, result) of the latest frames, newest last: the chain's previous result (None after a
+    # (index, photo, result) of the latest frames, newest last: the chain's previous result (None after a
     # finished frame whose result is not given) and the long-term temporal loss's earlier frames. A failed
-    # frame is not added, so the chain goes on from the last good result.
+    # frame is not added, so the chain goes on from the last good result. The photos are kept as the
+    # optimiser sees them (their luma under --preserve-colors luminance): a warm start follows their change.
     history: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=max(settings.temporal_frames))
     goal_parts = spec.goal
-    # The photos as the optimiser sees them (their luma under --preserve-colors luminance): a warm start
-    # follows their change.
-    space = partial(colour.content_for, mode=settings.preserve_colors)
     for (j, frame), upcoming in _with_next(frames):
         content = frame.astype(np.float32)
+        photo = colour.content_for(content, settings.preserve_colors)
         if j not in spec.pending:
             saved = spec.saved.get(j)
-            history.append((j, content, None if saved is None else saved.astype(np.float32)))
+            history.append((j, photo, None if saved is None else saved.astype(np.float32)))
             memory = None
             continue
         prev_result = history[-1][2] if history else None
@@ -123,7 +121,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 last = history[-1][0]
                 earlier = [(c, r) for i, c, r in reversed(history)
                            if r is not None and (i == last or j - i in settings.temporal_frames)]
-                pull = temporal.temporal_target([(space(c), r) for c, r in earlier], space(content))
+                pull = temporal.temporal_target(earlier, photo)
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
                 if temporal.is_moving(pull.motion, content.shape):
@@ -161,4 +159,4 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
         yield FrameOutcome(j, np.clip(np.rint(result.image), 0, 255).astype(np.uint8), result.iterations,
                            result.evaluations, time.time() - started, result.stop, result.parts, cold=not warm)
         memory = result.memory
-        history.append((j, content, result.image))
+        history.append((j, photo, result.image))

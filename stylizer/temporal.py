@@ -156,8 +156,12 @@ def _taper(mask: np.ndarray) -> np.ndarray:
     """The weights fall off smoothly towards unreliable pixels instead of jumping from 1 to 0 there: the
     flow is least accurate right next to an occlusion or a motion boundary, and full weight on the pixels
     just outside it pulls the edge of a moving object back to where it was (ghost edges)."""
-    sigma = max(1.0, min(mask.shape) / 200)  # about 2.5 px at 512: the width of flow's own edge error
-    return np.minimum(mask, cv2.GaussianBlur(mask, (0, 0), sigma))
+    return np.minimum(mask, _edge_blur(mask))
+
+
+def _edge_blur(plane: np.ndarray) -> np.ndarray:
+    """An HxW plane blurred over the width of flow's own edge error (about 2.5 px at 512)."""
+    return cv2.GaussianBlur(plane, (0, 0), max(1.0, min(plane.shape) / 200))
 
 
 @dataclass
@@ -253,7 +257,7 @@ def explained(content: np.ndarray, seen: np.ndarray) -> np.ndarray:
     The difference is blurred like the mask's taper, and the frame's median difference is taken off it, so
     the whole frame brightening or darkening by a few grey levels is not a change of content."""
     diff = np.abs(np.asarray(content, np.float32) - np.asarray(seen, np.float32)).mean(axis=2)
-    diff = cv2.GaussianBlur(diff, (0, 0), max(1.0, min(diff.shape) / 200)) - np.median(diff)
+    diff = _edge_blur(diff) - np.median(diff)
     low, high = UNEXPLAINED
     return 1 - np.clip((diff - low) / (high - low), 0, 1)
 
@@ -312,8 +316,8 @@ def motion(flow: np.ndarray) -> float:
 
 # A warm frame where this fraction of the pixels or more changed in a way the flow does not explain (people
 # walking into, across or out of a still view) is not kept either: its new pixels' start follows the photo's
-# change (follow_photo) and needs painting. At 192 px the median frame of vtest.avi has 0.44% (0.26% at 384 px),
-# of tree.avi 0.007% and of samples/city.mp4 0; their largest 0.16% and 0.14% (one or two frames).
+# change (follow_photo) and needs painting. At 192 px the median frame of vtest.avi has 0.44% (0.26% at
+# 384 px), of tree.avi 0.007% and of samples/city.mp4 0; their largest 0.16% and 0.14% (one or two frames).
 CHANGING = 0.001
 
 
