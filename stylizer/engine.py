@@ -198,15 +198,15 @@ class Stylizer:
 
     def initial_image(self, content: np.ndarray, init: str | np.ndarray | None = None,
                       colours: ColourStats | None = None) -> np.ndarray:
-        init = self.settings.init if init is None else init
+        init = self.settings.cold_start(shot=False) if init is None else init
         if isinstance(init, np.ndarray):
             return resize(init.astype(np.float32), *content.shape[:2])
-        if init in ("auto", "palette") and self.settings.style_weight > 0:
+        if init == "palette" and self.settings.style_weight > 0:
             # The photo in the painting's colours: the style loss's first layers weigh colour statistics
             # heavily, and a start that already has them spends no iterations on recolouring
             # (benchmarks/RESULTS.md "Short shots"). Without a style loss nothing asks for them.
             return colour.recolour(content, ColourStats.of([content]), self.palette(colours))
-        if init in ("auto", "content", "palette"):
+        if init in ("content", "palette"):
             return content.astype(np.float32)
         if init == "noise":
             rng = np.random.default_rng(self.settings.seed)

@@ -124,12 +124,12 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 pull = temporal.temporal_target(earlier, photo)
                 kwargs |= {"init": pull.init, "temporal": pull.target, "mask": pull.weights, "goal": goal,
                            "memory": memory}
-                if temporal.is_moving(pull.motion, content.shape):
-                    # A moved picture is not kept: its texture no longer sits where it was painted for.
-                    kwargs["min_iterations"] = settings.warm_moving_iterations
-                elif pull.changed >= temporal.CHANGING:
-                    # Nor is one with things moving in it: their new pixels' start follows the photo's change.
-                    kwargs["min_iterations"] = settings.warm_changing_iterations
+                # A moved picture is not kept: its texture no longer sits where it was painted for. Nor is
+                # one with things moving in it: their new pixels' start follows the photo's change. A frame
+                # with both runs the larger of the two minimums.
+                kwargs["min_iterations"] = max(
+                    settings.warm_moving_iterations if temporal.is_moving(pull.motion, content.shape) else 0,
+                    settings.warm_changing_iterations if pull.changed >= temporal.CHANGING else 0)
             else:
                 kwargs |= {"init": prev_result, "goal": goal, "memory": memory}
         if spec.video and not warm:
@@ -140,10 +140,7 @@ def run_segment(spec: SegmentSpec, frames: Iterable[tuple[int, np.ndarray]], sty
                 # A moving view's warm frames each run several iterations, so the first frame is a small
                 # part of the shot's cost; it is also the level they start from (multiscale.SHOT_MOVING).
                 kwargs["schedule"] = multiscale.SHOT_MOVING
-            if settings.init == "auto":
-                # From the photo, not the painting's palette: the palette start's finer stripes flickered
-                # under the warm starts' warp on a moving view (RESULTS.md, "A moving view").
-                kwargs["init"] = "content"
+            kwargs["init"] = settings.cold_start(shot=True)
         label = f"frame {j}" if spec.video else spec.name
         try:
             result = _optimise(stylizer, bar_for, content, iterations, label, settings.cold_iterations, **kwargs)

@@ -120,6 +120,16 @@ class Settings:
     def cold_iterations(self) -> int:
         return self.first_iterations if self.first_iterations is not None else self.iterations
 
+    def cold_start(self, shot: bool) -> Init:
+        """What a cold start begins from: ``init``, with "auto" resolved. An image starts from the photo in
+        the painting's colours (a start that already has the style's colour statistics spends no iterations
+        recolouring, RESULTS.md "Short shots"); a shot's first frame from the photo itself (the palette
+        start's finer stripes flickered under the warm starts' warp on a moving view, RESULTS.md "A moving
+        view")."""
+        if self.init != "auto":
+            return self.init
+        return "content" if shot else "palette"
+
     @property
     def layers_in_use(self) -> tuple[str, ...]:
         return tuple(sorted({self.content_layer, *self.style_layers}, key=ALL_LAYERS.index))

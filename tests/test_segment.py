@@ -116,7 +116,21 @@ def test_a_still_views_warm_frames_with_something_moving_in_it_run_the_changing_
     # The same view with nothing changing: no minimum, every warm frame kept.
     minimums.clear()
     outcomes = list(run_segment(spec, enumerate([still] * 4), stylizer, settings))
-    assert minimums == [None] * 4 and [o.evaluations for o in outcomes[1:]] == [0] * 3
+    assert minimums == [None, 0, 0, 0] and [o.evaluations for o in outcomes[1:]] == [0] * 3
+
+
+def test_a_moving_view_with_something_changing_in_it_runs_the_larger_minimum(style_image, monkeypatch):
+    """A pan across the changing sign: both minimums apply, and the frame runs the larger of them, whichever
+    option that is."""
+    frames = [np.roll(frame, k, axis=1) for k, frame in
+              enumerate(_sign(8, [(250, 20, 240), (20, 240, 30), (30, 40, 250)]))]
+    assert all(temporal.is_moving(temporal.motion_between(a, b), b.shape) for a, b in zip(frames, frames[1:]))
+    spec = SegmentSpec("frames 0-2", 0, 3, frozenset(range(3)))
+    for moving, changing in ((3, 6), (6, 3)):
+        settings, stylizer = _stylizer(style_image, warm_moving_iterations=moving, warm_changing_iterations=changing)
+        minimums = _recorded(monkeypatch, stylizer, "min_iterations")
+        list(run_segment(spec, enumerate(frames), stylizer, settings))
+        assert minimums == [None, 6, 6], (moving, changing)
 
 
 def test_under_preserve_colors_luminance_warm_starts_follow_the_photos_luma(style_image, monkeypatch):
@@ -154,6 +168,9 @@ def test_a_shots_first_frame_starts_from_the_photo_and_an_image_from_the_palette
     photo = frame.astype(np.float32)
     assert np.array_equal(original(photo, "content"), photo)
     assert not np.allclose(original(photo, None), photo)  # None: the settings' auto, for an image the palette
+    # An --init the user gave is what both start from.
+    chosen = Settings(init="noise")
+    assert chosen.cold_start(shot=True) == chosen.cold_start(shot=False) == "noise"
 
 
 def test_a_moving_shots_first_frame_gets_the_moving_schedule(style_image, monkeypatch):
