@@ -262,14 +262,44 @@ def explained(content: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return 1 - np.clip((diff - low) / (high - low), 0, 1)
 
 
+# The window over which a result's response to its photo is measured (local_gain), as a fraction of the long
+# side: 6 px at 192 px, about a walker's width there. Where the photo varies by less than GAIN_FLAT grey
+# levels (standard deviation) in the window, the frame-wide response stands in for the local one.
+GAIN_WINDOW = 1 / 32
+GAIN_FLAT = 10.0
+
+
+def local_gain(seen: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """HxWx3 in [0, 1]: how many grey levels the stylised ``start`` moves per grey level of its photo
+    ``seen`` near each pixel, per channel: the slope of the least-squares line start ~ seen in a window
+    around it (the a of He et al.'s guided filter), shrunk towards the frame-wide slope where the photo is
+    flat in the window."""
+    radius = max(2, round(GAIN_WINDOW * max(seen.shape[:2])))
+    box = lambda plane: cv2.blur(plane, (2 * radius + 1, 2 * radius + 1))  # noqa: E731
+    seen, start = np.asarray(seen, np.float32), np.asarray(start, np.float32)
+    mean_seen, mean_start = box(seen), box(start)
+    cov = box(seen * start) - mean_seen * mean_start
+    var = np.maximum(box(seen * seen) - mean_seen * mean_seen, 0)
+    flat_s, flat_r = seen.reshape(-1, 3), start.reshape(-1, 3)
+    frame = ((flat_s - flat_s.mean(0)) * (flat_r - flat_r.mean(0))).mean(0) / np.maximum(flat_s.var(0), 1e-6)
+    shrink = GAIN_FLAT ** 2
+    return np.clip((cov + shrink * frame) / (var + shrink), 0, 1)
+
+
 def follow_photo(start: np.ndarray, content: np.ndarray, seen: np.ndarray, fits: np.ndarray) -> np.ndarray:
     """The warped result with the photo's own change added where the warp does not explain it (``fits``
-    below 1): a pixel a walker has just left starts from the warped walker changed by as much as the photo
-    changed there (brought towards the pavement), and the walker's new pixels the other way. Starting from
-    the warp alone, each frame copied the walker's back edge into the pixels behind it and the temporal
-    loss then held the copy: dark trails along every path on vtest.avi, which no number of iterations
-    removed (RESULTS.md, "A still camera with people walking")."""
-    return np.clip(start + (1 - fits)[..., None] * (content - seen), 0, 255)
+    below 1): a pixel a walker has just left starts from the warped walker changed as the photo changed
+    there (brought towards the pavement), and the walker's new pixels the other way. Starting from the warp
+    alone, each frame copied the walker's back edge into the pixels behind it and the temporal loss then held
+    the copy: dark trails along every path on vtest.avi, which no number of iterations removed (RESULTS.md,
+    "A still camera with people walking").
+
+    The change is scaled by the result's own response to its photo there (local_gain): a painting renders a
+    bright line on a dark wall at a fraction of its contrast, and subtracting the photo's whole change when
+    the line went away left a dark scar in its place, which the temporal loss then held for the rest of the
+    shot (Megamind_bugy.avi's one-frame glitches, RESULTS.md)."""
+    gain = local_gain(seen, start)
+    return np.clip(start + (1 - fits)[..., None] * gain * (content - seen), 0, 255)
 
 
 def temporal_target(earlier: list[tuple[np.ndarray, np.ndarray]], content: np.ndarray) -> TemporalTarget:
