@@ -298,8 +298,9 @@ def follow_photo(start: np.ndarray, content: np.ndarray, seen: np.ndarray, fits:
     bright line on a dark wall at a fraction of its contrast, and subtracting the photo's whole change when
     the line went away left a dark scar in its place, which the temporal loss then held for the rest of the
     shot (Megamind_bugy.avi's one-frame glitches, RESULTS.md)."""
-    gain = local_gain(seen, start)
-    return np.clip(start + (1 - fits)[..., None] * gain * (content - seen), 0, 255)
+    if fits.min() >= 1:  # the warp explains every pixel (most frames): no change to follow, no gain to measure
+        return np.clip(start, 0, 255)
+    return np.clip(start + (1 - fits)[..., None] * local_gain(seen, start) * (content - seen), 0, 255)
 
 
 def temporal_target(earlier: list[tuple[np.ndarray, np.ndarray]], content: np.ndarray) -> TemporalTarget:
