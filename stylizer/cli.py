@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--precision", choices=["auto", "float32", "bfloat16"],
                    help="network precision (default auto: bfloat16 where the hardware has it, else float32)")
     g.add_argument("--tolerance", type=float, help="stop once the loss improves less than this fraction")
+    g.add_argument("--warm-tolerance", type=float,
+                   help="the same for a warm frame past its minimum that has not reached its goal (default 0.01)")
     g.add_argument("--optimizer", choices=["auto", "scipy", "lbfgs"],
                    help="lbfgs: projected L-BFGS on the backend's tensors; scipy: L-BFGS-B on the host "
                         "(default auto: lbfgs on a CPU, scipy on a GPU)")
@@ -148,8 +150,8 @@ OPTION_NAMES = (
     "size", "iterations", "first_iterations", "warm_iterations", "warm_margin", "warm_min_iterations",
     "warm_moving_iterations", "warm_changing_iterations", "coarse_to_fine", "content_weight", "style_weight",
     "tv_weight", "temporal_weight", "style_scale", "init", "seed", "preserve_colors", "temporal",
-    "precision", "optimizer", "tolerance", "start", "max_frames", "every", "crf", "codec", "format", "content_layer",
-    "pooling", "memory",
+    "precision", "optimizer", "tolerance", "warm_tolerance", "start", "max_frames", "every", "crf", "codec",
+    "format", "content_layer", "pooling", "memory",
 )
 
 

@@ -256,7 +256,10 @@ class Stylizer:
         s = self.settings
         warm = temporal is not None or isinstance(init, np.ndarray)
         if warm:
-            rule = StopRule(iterations, s.tolerance, s.patience, goal, max(s.warm_min_iterations, min_iterations))
+            # Held to a goal, a frame that stops gaining is done (--warm-tolerance); without one (--warm-margin
+            # off) it spends its budget as a cold frame would.
+            tolerance = s.tolerance if goal is None else s.warm_tolerance
+            rule = StopRule(iterations, tolerance, s.patience, goal, max(s.warm_min_iterations, min_iterations))
             return self._optimise(content, self.initial_image(content, init), temporal, mask, rule, progress,
                                   memory, colours)
         plan = multiscale.levels(*content.shape[:2], iterations, s.coarse_to_fine, schedule)

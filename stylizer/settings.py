@@ -76,6 +76,10 @@ class Settings:
     # auto: the projected L-BFGS (optimize.lbfgs) on a CPU; scipy's L-BFGS-B on a GPU until measured there
     optimizer: Literal["auto", "scipy", "lbfgs"] = "auto"
     tolerance: float = 1e-3  # stop once the loss improves less than this fraction over `patience` iterations
+    # ... and a warm frame, past its minimum, once it improves less than this: one whose goal the temporal term
+    # holds out of reach creeps towards it by tenths of a percent an iteration up to its cap, four to five
+    # times the work of a frame that reaches it (RESULTS.md, "Unseen clips").
+    warm_tolerance: float = 1e-2
     patience: int = 5
     every: int = 1  # keep every Nth video frame (fps divided accordingly)
     start: int = 0  # first video frame to process
@@ -110,7 +114,8 @@ class Settings:
         "warm_moving_iterations", "warm_changing_iterations", "coarse_to_fine", "content_weight", "style_weight",
         "tv_weight", "temporal_weight", "style_scale", "style_weights", "content_layer", "style_layers",
         "style_layer_weights", "pooling", "init", "seed", "preserve_colors", "temporal", "temporal_frames",
-        "precision", "optimizer", "tolerance", "patience", "every", "start", "max_frames", "format",
+        "precision", "optimizer", "tolerance", "warm_tolerance", "patience", "every", "start", "max_frames",
+        "format",
     )
     # How finished frames are encoded into the video: changing these re-encodes the kept frames, it does
     # not make them again (they are in the video's tag, not in the frames' hash).
@@ -164,6 +169,8 @@ class Settings:
             raise UsageError("iteration counts must be at least 1")
         if self.warm_margin is not None and self.warm_margin < 0:
             raise UsageError("--warm-margin must be at least 0 (or 'off')")
+        if self.tolerance < 0 or self.warm_tolerance < 0:
+            raise UsageError("--tolerance and --warm-tolerance must be at least 0")
         if min(self.warm_min_iterations, self.warm_moving_iterations, self.warm_changing_iterations) < 0:
             raise UsageError("--warm-min-iterations, --warm-moving-iterations and --warm-changing-iterations "
                              "must be at least 0")

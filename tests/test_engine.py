@@ -79,6 +79,32 @@ def test_a_warm_start_already_at_the_goal_is_kept_without_a_gradient(style_image
     assert far.parts["style"] < stylizer.loss_parts(content, content)["style"]
 
 
+def test_a_warm_frame_that_stops_gaining_short_of_its_goal_stops_there(style_image):
+    """A warm frame whose goal is out of reach (here, no loss at all) stops once its loss improves by less
+    than --warm-tolerance over five iterations, not at its cap; a cold frame keeps --tolerance, and with
+    --warm-margin off (no goal) a warm frame spends its budget as before."""
+    import dataclasses
+
+    from conftest import pattern
+    from stylizer import features
+
+    settings = Settings(size=48, iterations=25, coarse_to_fine=False, precision="float32", optimizer="lbfgs",
+                        warm_tolerance=0.05)
+    stylizer = engine.Stylizer(settings, engine.load_styles([style_image], ()),
+                               params=features.random_params(0, "block5_conv1"))
+    content = pattern(48, 40, seed=3).astype(np.float32)
+    cold = stylizer.stylize(content, settings.iterations, init="content")
+    assert cold.stop == "budget"  # 5% over five iterations would have stopped it long before
+    unreachable = dataclasses.replace(stylizer.goal(cold.parts), content=0.0, style=0.0, tv=0.0)
+
+    stalled = stylizer.stylize(content, 30, init=cold.image, goal=unreachable, memory=cold.memory)
+    assert stalled.stop == "converged" and stalled.iterations == settings.patience + 1
+    assert stalled.loss < cold.loss  # it did optimise on
+
+    no_goal = stylizer.stylize(content, 30, init=cold.image, memory=cold.memory)
+    assert no_goal.iterations > stalled.iterations
+
+
 @pytest.mark.weights
 def test_tiled_optimisation_stylises_every_tile_without_seams():
     styles = engine.load_styles([SAMPLES / "starry_night.jpg"], ())

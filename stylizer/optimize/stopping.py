@@ -4,7 +4,10 @@ A cold frame (an image, a shot's first frame) runs until its budget or until the
 starts next to the answer, so its budget is only a cap: it stops as soon as the picture is as good as the
 shot's converged cold frame (``Goal``), measured by the losses that describe the picture (content, style,
 total variation) and not by the temporal term, which only says how close it is to the previous frame.
-A frame still far from that level (new content entering the view, fast motion) keeps going up to the cap.
+A frame still far from that level (new content entering the view, fast motion) keeps going, up to the cap
+or until it stops gaining: where the temporal term holds it away from the goal, it creeps towards it by
+tenths of a percent an iteration, so a warm frame stalls at a coarser tolerance than a cold one
+(``Settings.warm_tolerance``).
 """
 
 from __future__ import annotations
