@@ -77,7 +77,7 @@ class Settings:
     optimizer: Literal["auto", "scipy", "lbfgs"] = "auto"
     tolerance: float = 1e-3  # stop once the loss improves less than this fraction over `patience` iterations
     # ... and a warm frame, past its minimum, once it improves less than this: one whose goal the temporal term
-    # holds out of reach creeps towards it by tenths of a percent an iteration up to its cap, four to five
+    # holds out of reach creeps towards it by tenths of a percent an iteration up to its cap, three to five
     # times the work of a frame that reaches it (RESULTS.md, "Unseen clips").
     warm_tolerance: float = 1e-2
     patience: int = 5
