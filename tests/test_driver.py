@@ -20,6 +20,7 @@ from PIL import Image
 from conftest import (
     FAST,
     assert_user_error,
+    finish,
     kill,
     make_image,
     mtimes,
@@ -366,7 +367,9 @@ def test_sigint_and_sigterm_stop_cleanly_and_resume(tmp_path: Path, style_image:
 
 @pytest.mark.slow
 def test_second_run_on_the_same_output_is_refused(tmp_path: Path, style_image: Path, stylize) -> None:
-    clip = make_video(tmp_path / "clip.mp4", seconds=0.8)  # long enough never to end during the test
+    # Long enough never to end during the test, even when the second run (in this process) has to load
+    # TensorFlow first: at FAST settings a frame takes a fraction of a second.
+    clip = make_video(tmp_path / "clip.mp4", seconds=4)
     out = tmp_path / "clip.stylized.mp4"
     first = start_cli(clip, style_image, *FAST)
     assert wait_for(lambda: len(finished_frames(out)) >= 1, first)
@@ -382,11 +385,16 @@ def test_second_run_on_the_same_output_is_refused(tmp_path: Path, style_image: P
 
 @pytest.mark.slow
 def test_second_folder_run_on_the_same_output_is_refused(tmp_path: Path, style_image: Path, stylize) -> None:
-    photos, _, first = _folder_run_under_way(tmp_path, style_image, 12, 1)
+    # At FAST settings an image takes a fraction of a second: enough of them that the first run is still
+    # going when the second one has started, been refused and returned.
+    photos, result, first = _folder_run_under_way(tmp_path, style_image, 60, 1)
     rc, _, err = stylize(photos, style_image, *FAST)
     assert_user_error(rc, err, None, "another stylize-video run")
+    done = len(list(result.glob("img*.png")))
+    assert first.poll() is None, f"the first run ended ({first.returncode}) after {done} images: {finish(first)[2]}"
+    assert wait_for(lambda: len(list(result.glob("img*.png"))) > done, first), "and keeps making images"
     rc, _, err = kill(first, signal.SIGTERM)
-    assert rc == -signal.SIGTERM
+    assert rc == -signal.SIGTERM, err
 
 
 def test_single_image_run_is_locked_too(tmp_path: Path, style_image: Path, stylize) -> None:
